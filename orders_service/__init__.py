@@ -1,0 +1,52 @@
+"""orders-service: prices carts, records orders, takes payment, keeps a CRM's lead statuses."""
+
+import os
+
+from flask import Flask
+
+from . import cli, database
+from .config import Config, check
+from .extensions import Api
+from .leads.routes import blp as leads_blp
+from .ops.health import blp as health_blp
+from .orders.routes import blp as orders_blp
+from .payments import gateway
+from .products.routes import blp as products_blp
+
+MODULES = (products_blp, orders_blp, leads_blp, health_blp)
+MAX_BODY_BYTES = 1024 * 1024
+
+API_SETTINGS = {
+    "API_TITLE": "orders-service",
+    "API_VERSION": "1.0",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "/docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+}
+SPEC_OPTIONS = {
+    "components": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+    },
+}
+
+
+def create_app(test_config=None):
+    """Load config, check it, bind the database, the API and the payment provider."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.json.sort_keys = False  # bodies keep the documented field order
+    app.config.update(Config(app.instance_path).as_dict())
+    app.config.update(API_SETTINGS, API_SPEC_OPTIONS=SPEC_OPTIONS, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(test_config or {})
+    check(app.config)
+    if app.config["DATABASE_URL"].startswith("sqlite"):
+        os.makedirs(app.instance_path, exist_ok=True)
+
+    database.init_app(app)
+    api = Api(app)
+    for blp in MODULES:
+        api.register_blueprint(blp)
+    gateway.init_app(app)
+    cli.register(app)
+    return app

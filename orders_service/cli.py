@@ -1,0 +1,81 @@
+"""flask commands: db, seed, token, payments, orders."""
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .auth import issue_token
+from .database import db, migration_runner
+from .products.models import Product
+
+DEMO_CATALOG = (
+    ("TSHIRT-BLK-M", "Black T-shirt (M)", 1999),
+    ("TSHIRT-WHT-L", "White T-shirt (L)", 1999),
+    ("HOODIE-GRY-M", "Grey Hoodie (M)", 4999),
+    ("MUG-LOGO", "Logo Mug", 1299),
+    ("CAP-NAVY", "Navy Cap", 2499),
+    ("STICKERS-5", "Sticker Pack (5)", 499),
+    ("TOTE-CANVAS", "Canvas Tote Bag", 1599),
+    ("SOCKS-STRIPE", "Striped Socks", 899),
+)
+
+db_cli = AppGroup("db", help="Database schema (migrations).")
+payments_cli = AppGroup("payments", help="Payment events and reconciliation.")
+orders_cli = AppGroup("orders", help="Order housekeeping.")
+
+
+@db_cli.command("upgrade")
+def db_upgrade():
+    """Apply every pending migration."""
+    applied = migration_runner().up()
+    for name in applied:
+        click.echo(f"applied: {name}")
+    if not applied:
+        click.echo("nothing to apply: the schema is up to date.")
+
+
+@db_cli.command("status")
+def db_status():
+    """List migrations; exit 1 while some are pending."""
+    rows = migration_runner().status()
+    for row in rows:
+        click.echo(f"[{'x' if row.applied else ' '}] {row.name}")
+    if any(not row.applied for row in rows):
+        raise SystemExit(1)
+
+
+@click.command("seed")
+def seed():
+    """Load the demo catalog (products already there are left alone)."""
+    rows = [{"sku": sku, "name": name, "price_in_cents": price} for sku, name, price in DEMO_CATALOG]
+    with db.atomic():
+        before = Product.select().count()
+        Product.insert_many(rows).on_conflict_ignore().execute()
+        added = Product.select().count() - before
+    click.echo(f"demo catalog: {added} products added, {len(rows) - added} already there.")
+
+
+@click.command("token")
+@click.option("--user-id", type=click.IntRange(min=1), required=True)
+@click.option("--admin", is_flag=True, help="Add the admin role.")
+@click.option("--ttl", type=click.IntRange(min=1), default=3600, show_default=True)
+def token(user_id, admin, ttl):
+    """Print a bearer token signed with the configured key."""
+    click.echo(issue_token(current_app.config, user_id, admin=admin, ttl=ttl))
+
+
+@payments_cli.command("simulate")
+@click.argument("order_id", type=int)
+@click.argument("outcome", type=click.Choice(["succeeded", "failed", "canceled"]))
+def simulate(order_id, outcome):
+    """Feed a payment event for ORDER_ID through the webhook's handling."""
+    from .payments.simulate import simulated_event
+    from .payments.events import apply_event
+
+    event = simulated_event(order_id, outcome)
+    click.echo(f"{event['id']} {event['type']}: {apply_event(event, source='local')}")
+
+
+def register(app):
+    for command in (db_cli, payments_cli, orders_cli, seed, token):
+        app.cli.add_command(command)

@@ -1,0 +1,80 @@
+"""Configuration read from the environment, and the checks production insists on."""
+
+import os
+
+DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run safely; the message says what to set."""
+
+
+def as_bool(value):
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def as_list(value):
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def _env(name, default=None):
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+class Config:
+    """Every setting the service reads, with SPEC's names and defaults."""
+
+    def __init__(self, instance_path):
+        self.APP_ENV = _env("APP_ENV", "production")
+        self.DATABASE_URL = _env(
+            "DATABASE_URL", f"sqlite:///{os.path.join(instance_path, 'orders.db')}"
+        )
+        self.JWT_SECRET = _env("JWT_SECRET")
+        self.JWT_PUBLIC_KEY = _env("JWT_PUBLIC_KEY")
+        self.JWT_ALGORITHM = _env("JWT_ALGORITHM", "HS256")
+        self.JWT_AUDIENCE = _env("JWT_AUDIENCE")
+        self.JWT_ISSUER = _env("JWT_ISSUER")
+        self.STRIPE_SECRET_KEY = _env("STRIPE_SECRET_KEY")
+        self.STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
+        self.STRIPE_API_BASE = _env("STRIPE_API_BASE")
+        self.PAYMENT_PROVIDER = _env("PAYMENT_PROVIDER")
+        self.PAYMENT_TIMEOUT_SECONDS = float(_env("PAYMENT_TIMEOUT_SECONDS", "10"))
+        self.PAYMENT_MAX_RETRIES = int(_env("PAYMENT_MAX_RETRIES", "2"))
+        self.CURRENCY = _env("CURRENCY", "usd").lower()
+        self.CORS_ORIGINS = as_list(_env("CORS_ORIGINS"))
+        if self.APP_ENV == "development" and not (self.JWT_SECRET or self.JWT_PUBLIC_KEY):
+            self.JWT_SECRET = DEV_JWT_SECRET
+
+    def as_dict(self):
+        return {name: value for name, value in vars(self).items() if name.isupper()}
+
+
+def resolve_payment_provider(config):
+    """The provider to use: explicit, else stripe when a key is set, else local."""
+    explicit = config.get("PAYMENT_PROVIDER")
+    if explicit:
+        return explicit.lower()
+    return "stripe" if config.get("STRIPE_SECRET_KEY") else "local"
+
+
+def check(config):
+    """Refuse to start with settings that would be unsafe; the message says what to fix."""
+    problems = []
+    provider = resolve_payment_provider(config)
+    if provider not in {"stripe", "local"}:
+        problems.append(f"PAYMENT_PROVIDER must be 'stripe' or 'local', not {provider!r}")
+    if provider == "stripe" and not config.get("STRIPE_SECRET_KEY"):
+        problems.append("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY")
+    if config.get("APP_ENV") != "development":
+        if not (config.get("JWT_SECRET") or config.get("JWT_PUBLIC_KEY")):
+            problems.append("set JWT_SECRET (HS256) or JWT_PUBLIC_KEY to verify bearer tokens")
+        if provider == "local" and not config.get("PAYMENT_PROVIDER"):
+            problems.append(
+                "no STRIPE_SECRET_KEY is set: set it, or ask for the local payment "
+                "provider explicitly with PAYMENT_PROVIDER=local"
+            )
+        if provider == "stripe" and not config.get("STRIPE_WEBHOOK_SECRET"):
+            problems.append("PAYMENT_PROVIDER=stripe needs STRIPE_WEBHOOK_SECRET")
+    if problems:
+        raise ConfigError("orders-service cannot start: " + "; ".join(problems))

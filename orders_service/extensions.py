@@ -1,0 +1,196 @@
+"""The Api with its error shape, Blueprint/Schema bases, strict fields and the keyset pager."""
+
+import datetime
+import http
+import logging
+from urllib.parse import urlencode
+
+import marshmallow as ma
+import peewee
+from flask import request
+from flask_smorest import Api as BaseApi
+from flask_smorest import Blueprint as BaseBlueprint
+from flask_smorest import abort
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from .auth import require
+
+log = logging.getLogger(__name__)
+
+
+LOCATIONS = {"json", "query", "querystring", "headers", "view_args", "_schema"}
+
+
+def _flatten(errors, prefix=""):
+    """("field.sub: message", …) from marshmallow's nested error dict."""
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            if key in LOCATIONS:
+                yield from _flatten(value, prefix)
+            else:
+                yield from _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(errors, list | tuple):
+        for item in errors:
+            yield from _flatten(item, prefix)
+    else:
+        yield f"{prefix}: {errors}" if prefix else str(errors)
+
+
+def summarize(errors, limit=5):
+    lines = list(_flatten(errors))
+    text = "; ".join(lines[:limit])
+    return text + ("; …" if len(lines) > limit else "")
+
+
+class Api(BaseApi):
+    """flask-smorest's Api whose every error, routing and database ones included, has a message."""
+
+    def _register_error_handlers(self):
+        super()._register_error_handlers()
+        self._app.register_error_handler(peewee.OperationalError, self.handle_database_down)
+        self._app.register_error_handler(peewee.InterfaceError, self.handle_database_down)
+
+    def handle_http_exception(self, error):
+        payload, code, headers = super().handle_http_exception(error)
+        if "message" not in payload:
+            if "errors" in payload:
+                payload["message"] = "Invalid request: " + summarize(payload["errors"])
+            elif code >= 500:
+                payload["message"] = http.HTTPStatus(code).description
+            else:
+                payload["message"] = error.description or http.HTTPStatus(code).description
+        if code == 401:
+            headers = {"WWW-Authenticate": 'Bearer realm="orders"', **dict(headers)}
+        if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            headers = {"Allow": ", ".join(error.valid_methods), **dict(headers)}
+        return payload, code, headers
+
+    def handle_database_down(self, error):
+        log.error("database unavailable: %s", error)
+        payload = {
+            "code": 503,
+            "status": "Service Unavailable",
+            "message": "The database is unavailable; try again shortly.",
+        }
+        return payload, 503, {"Retry-After": "2"}
+
+
+class Parser(FlaskParser):
+    """Validation errors are 400s; a body that is not JSON is a 415."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+
+    def _raw_load_json(self, req):
+        if not is_json_request(req):
+            if req.get_data(cache=True):
+                abort(415, message="Send the body as JSON (Content-Type: application/json).")
+            return core.missing
+        return core.parse_json(req.get_data(cache=True))
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        abort(400, message="The body is not valid JSON.", errors={"json": ["Invalid JSON body."]})
+
+
+class Blueprint(BaseBlueprint):
+    ARGUMENTS_PARSER = Parser()
+
+    def errors(self, *codes):
+        """Document the error statuses a view may answer (each in the shared error shape)."""
+
+        def decorator(func):
+            for code in codes:
+                func = self.alt_response(code, response=http.HTTPStatus(code).name)(func)
+            return func
+
+        return decorator
+
+    def auth(self, admin=False, optional=False):
+        """Only for an authenticated caller (an admin if `admin`), and documented so."""
+
+        def decorator(func):
+            func = require(admin=admin, optional=optional)(func)
+            func = self.errors(401, *([403] if admin else []))(func)
+            security = [{"bearerAuth": []}, *([{}] if optional else [])]
+            return self.doc(security=security)(func)
+
+        return decorator
+
+
+class Schema(ma.Schema):
+    """Unknown fields are errors; the API speaks camelCase through data_key."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+
+class StrictInteger(ma.fields.Integer):
+    """An integer and only an integer: no floats, strings or booleans."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """true or false, nothing truthy."""
+
+    truthy = frozenset({True})
+    falsy = frozenset({False})
+
+
+class UTCDateTime(ma.fields.DateTime):
+    """Naive UTC datetimes out as ISO 8601 ending in Z."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.datetime.fromisoformat(value)
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class KeysetArgsSchema(Schema):
+    """`limit` and `starting_after`: newest first, one page after another."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    starting_after = ma.fields.Integer(
+        data_key="starting_after", load_default=None, validate=ma.validate.Range(min=1)
+    )
+
+
+LINK_HEADER_DOC = {
+    "Link": {
+        "description": 'Present when more items exist: `<…?starting_after=ID&limit=N>; rel="next"`',
+        "schema": {"type": "string"},
+    }
+}
+
+
+def keyset_page(query, id_field, args, headers):
+    """One page of `query`, newest first by `id_field`; sets a next Link when more exist.
+
+    Cost does not grow with the depth of the page: it is a range scan from the cursor.
+    """
+    limit = args["limit"]
+    if args.get("starting_after"):
+        query = query.where(id_field < args["starting_after"])
+    rows = list(query.order_by(id_field.desc()).limit(limit + 1))
+    if len(rows) > limit:
+        rows = rows[:limit]
+        params = request.args.to_dict()
+        params.update(starting_after=str(getattr(rows[-1], id_field.name)), limit=str(limit))
+        headers["Link"] = f'<{request.base_url}?{urlencode(params)}>; rel="next"'
+    return rows
+
+
+api = Api()

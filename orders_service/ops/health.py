@@ -1,0 +1,41 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+import marshmallow as ma
+import peewee
+from flask.views import MethodView
+from flask_smorest import abort
+
+from ..database import db, migration_runner
+from ..extensions import Blueprint, Schema
+
+blp = Blueprint("health", __name__, description="Liveness and readiness")
+
+
+class HealthSchema(Schema):
+    status = ma.fields.String()
+
+
+@blp.route("/healthz")
+class Health(MethodView):
+    @blp.response(200, HealthSchema)
+    def get(self):
+        """The process answers"""
+        return {"status": "ok"}
+
+
+@blp.route("/readyz")
+class Ready(MethodView):
+    @blp.response(200, HealthSchema)
+    @blp.errors(503)
+    def get(self):
+        """The database answers and every migration is applied"""
+        try:
+            pending = [m.name for m in migration_runner().status() if not m.applied]
+        except peewee.PeeweeException as error:
+            abort(503, message=f"The database is unreachable: {type(error).__name__}.")
+        finally:
+            if not db.is_closed():
+                db.close()
+        if pending:
+            abort(503, message=f"Migrations not applied: {', '.join(pending)}.")
+        return {"status": "ready"}

@@ -1,0 +1,54 @@
+"""The order life cycle: one table, and the one function every status change goes through."""
+
+from ..database import db, locked, utcnow
+from .models import Order, OrderHistory
+
+TRANSITIONS = {
+    "pending": frozenset({"paid", "canceled"}),
+    "paid": frozenset({"shipped", "completed", "refunded"}),
+    "shipped": frozenset({"completed", "refunded"}),
+    "completed": frozenset({"refunded"}),
+    "canceled": frozenset(),
+    "refunded": frozenset(),
+}
+STATUSES = tuple(TRANSITIONS)
+ALIASES = {"cancelled": "canceled"}
+
+
+class TransitionRefused(Exception):
+    def __init__(self, current, target):
+        super().__init__(f"An order that is {current} cannot become {target}.")
+        self.current = current
+        self.target = target
+
+
+def normalize_status(value):
+    """'Pending' -> 'pending', 'cancelled' -> 'canceled'; None for anything unknown."""
+    status = ALIASES.get(value.strip().lower(), value.strip().lower())
+    return status if status in TRANSITIONS else None
+
+
+def check_transition(current, target):
+    """True if it is a real move, False if it is a no-op; TransitionRefused if not allowed."""
+    if current == target:
+        return False
+    if target not in TRANSITIONS[current]:
+        raise TransitionRefused(current, target)
+    return True
+
+
+def apply_transition(order_id, target, actor):
+    """Move the order to `target` under a row lock, with its history row, in one transaction.
+
+    Returns (order, changed). Setting the current status again changes nothing.
+    """
+    with db.atomic():
+        order = locked(Order.select().where(Order.id == order_id)).get()
+        if not check_transition(order.status, target):
+            return order, False
+        OrderHistory.create(
+            order=order.id, from_status=order.status, to_status=target, actor=actor, at=utcnow()
+        )
+        Order.update(status=target).where(Order.id == order.id).execute()
+        order.status = target
+    return order, True

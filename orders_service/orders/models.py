@@ -1,0 +1,55 @@
+"""Orders, their lines (priced at purchase), their history and idempotency keys."""
+
+import peewee
+
+from ..database import BaseModel, utcnow
+from ..products.models import Product
+
+
+class Order(BaseModel):
+    user_id = peewee.BigIntegerField()
+    created_at = peewee.DateTimeField(default=utcnow)
+    status = peewee.CharField(max_length=16, default="pending")
+    amount_in_cents = peewee.BigIntegerField()
+    currency = peewee.CharField(max_length=3)
+    payment_intent_id = peewee.CharField(max_length=255, null=True, unique=True)
+    # Null until the provider has answered: such an order is not shown to anyone.
+    client_secret = peewee.CharField(max_length=255, null=True)
+    payment_error = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "orders"
+        indexes = (
+            (("user_id", "id"), False),
+            (("status", "id"), False),
+        )
+
+
+class OrderLine(BaseModel):
+    order = peewee.ForeignKeyField(Order, backref="lines", on_delete="CASCADE")
+    product = peewee.ForeignKeyField(Product, on_delete="RESTRICT")
+    name = peewee.CharField(max_length=200)
+    quantity = peewee.IntegerField()
+    price_in_cents = peewee.BigIntegerField()
+
+
+class OrderHistory(BaseModel):
+    order = peewee.ForeignKeyField(Order, backref="history", on_delete="CASCADE")
+    from_status = peewee.CharField(max_length=16, null=True)
+    to_status = peewee.CharField(max_length=16)
+    actor = peewee.CharField(max_length=255)
+    at = peewee.DateTimeField(default=utcnow)
+
+
+class IdempotencyKey(BaseModel):
+    user_id = peewee.BigIntegerField()
+    key = peewee.CharField(max_length=255)
+    request_hash = peewee.CharField(max_length=64)
+    order = peewee.ForeignKeyField(Order, null=True, on_delete="CASCADE")
+    response_code = peewee.IntegerField(null=True)
+    response_body = peewee.TextField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    locked_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user_id", "key"), True),)

@@ -1,0 +1,94 @@
+"""Order bodies as the API page documents them."""
+
+import marshmallow as ma
+
+from ..extensions import KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
+from .lifecycle import STATUSES, normalize_status
+
+MAX_ITEMS = 100
+MAX_ID = 2**63 - 1
+
+
+class ProductId(ma.fields.Field):
+    """A product id as the storefront sends it: 3 or "3"."""
+
+    default_error_messages = {"invalid": "Must be a product id: an integer or a string of digits."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+            raise self.make_error("invalid")
+        return value
+
+
+class Status(ma.fields.String):
+    """An order status in any case; 'cancelled' is read as 'canceled'."""
+
+    default_error_messages = {"unknown": f"Must be one of: {', '.join(STATUSES)}."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        status = normalize_status(super()._deserialize(value, attr, data, **kwargs))
+        if status is None:
+            raise self.make_error("unknown")
+        return status
+
+
+class OrderItemSchema(Schema):
+    """One cart item: a bare product id, or {id, quantity}."""
+
+    id = ProductId(required=True)
+    quantity = StrictInteger(load_default=1, validate=ma.validate.Range(min=1, max=1000))
+
+    @ma.pre_load(pass_collection=True)
+    def accept_bare_ids(self, data, many, **kwargs):
+        if not many:
+            return data
+        if not isinstance(data, list):
+            raise ma.ValidationError("The body must be a JSON array of product ids.")
+        if not 1 <= len(data) <= MAX_ITEMS:
+            raise ma.ValidationError(f"An order has 1 to {MAX_ITEMS} items, not {len(data)}.")
+        return [item if isinstance(item, dict) else {"id": item} for item in data]
+
+
+class OrderLineSchema(Schema):
+    id = ma.fields.Integer(attribute="product_id")
+    name = ma.fields.String()
+    quantity = ma.fields.Integer()
+    priceInCents = ma.fields.Integer(attribute="price_in_cents")
+
+
+class OrderSchema(Schema):
+    id = ma.fields.Integer()
+    userId = ma.fields.Integer(attribute="user_id")
+    date = UTCDateTime(attribute="created_at")
+    products = ma.fields.List(ma.fields.Nested(OrderLineSchema))
+    amountInCents = ma.fields.Integer(attribute="amount_in_cents")
+    currency = ma.fields.String()
+    clientSecret = ma.fields.String(attribute="client_secret")
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+
+
+class OrderQueryArgsSchema(KeysetArgsSchema):
+    userId = ma.fields.Integer(attribute="user_id", validate=ma.validate.Range(min=1, max=MAX_ID))
+    status = Status()
+
+
+class StatusUpdateSchema(Schema):
+    orderId = StrictInteger(
+        attribute="order_id", required=True, validate=ma.validate.Range(min=1, max=MAX_ID)
+    )
+    status = Status(required=True, metadata={"enum": [s.capitalize() for s in STATUSES]})
+
+
+class StatusUpdatedSchema(Schema):
+    id = ma.fields.Integer()
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+
+
+class HistorySchema(Schema):
+    # "from" is a Python keyword: the field is declared under another name.
+    from_ = ma.fields.String(attribute="from_status", data_key="from", allow_none=True)
+    to = ma.fields.String(attribute="to_status")
+    at = UTCDateTime()
+    actor = ma.fields.String()

@@ -1,0 +1,207 @@
+"""Order use cases: price a cart, create an order once per idempotency key, change its status."""
+
+import datetime
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+
+import peewee
+
+from ..database import db, utcnow
+from ..payments.gateway import PaymentError, current_gateway
+from ..products.models import Product
+from .lifecycle import apply_transition, check_transition
+from .models import IdempotencyKey, Order, OrderHistory, OrderLine
+
+MIN_TOTAL = 50
+MAX_TOTAL = 99_999_999
+MAX_QUANTITY = 1000
+# A key whose request has held it this long without finishing is taken over by a retry.
+KEY_LEASE = datetime.timedelta(seconds=60)
+KEY_RELEASED = datetime.datetime(1970, 1, 1)
+WAIT_FOR_KEY_SECONDS = 3.0
+
+
+class OrderInvalid(Exception):
+    """The cart cannot become an order; `errors` names the fields at fault."""
+
+    def __init__(self, message, errors=None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class IdempotencyConflict(Exception):
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+@dataclass
+class Created:
+    body: dict
+    replayed: bool = False
+
+
+def visible_orders():
+    """Orders a caller may see: those whose payment is set up."""
+    return Order.select().where(Order.client_secret.is_null(False))
+
+
+def attach_lines(orders):
+    """Give each order its `products` in one query, whatever the number of orders."""
+    by_id = {order.id: order for order in orders}
+    for order in orders:
+        order.products = []
+    if by_id:
+        lines = OrderLine.select().where(OrderLine.order.in_(list(by_id))).order_by(OrderLine.id)
+        for line in lines:
+            by_id[line.order_id].products.append(line)
+    return orders
+
+
+def price_cart(items):
+    """[(product, quantity)] for the items, repeats merged, priced from the catalog."""
+    quantities = {}
+    for item in items:
+        quantities[item["id"]] = quantities.get(item["id"], 0) + item["quantity"]
+    too_many = [str(pid) for pid, qty in quantities.items() if qty > MAX_QUANTITY]
+    if too_many:
+        raise OrderInvalid(
+            f"At most {MAX_QUANTITY} of one product per order: {', '.join(too_many)}."
+        )
+    products = {
+        p.id: p
+        for p in Product.select().where(Product.id.in_(list(quantities)), Product.active == True)  # noqa: E712
+    }
+    missing = [str(pid) for pid in quantities if pid not in products]
+    if missing:
+        raise OrderInvalid(
+            f"Unknown or unavailable products: {', '.join(missing)}.", {"products": missing}
+        )
+    cart = [(products[pid], qty) for pid, qty in quantities.items()]
+    total = sum(product.price_in_cents * qty for product, qty in cart)
+    if not MIN_TOTAL <= total <= MAX_TOTAL:
+        raise OrderInvalid(
+            f"An order's total must be between {MIN_TOTAL} and {MAX_TOTAL} cents, not {total}."
+        )
+    return cart, total
+
+
+def request_fingerprint(items):
+    canonical = json.dumps(items, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def create_order(caller, items, currency, serialize, key=None):
+    """Create and set up payment for an order; with `key`, at most once per caller and key.
+
+    `serialize(order)` gives the response body, which a replay returns as it was.
+    """
+    fingerprint = request_fingerprint(items)
+    if key and (record := IdempotencyKey.get_or_none(user_id=caller.user_id, key=key)):
+        return _resume(record, fingerprint, serialize)
+    cart, total = price_cart(items)
+    try:
+        with db.atomic():
+            order = Order.create(
+                user_id=caller.user_id, amount_in_cents=total, currency=currency, created_at=utcnow()
+            )
+            OrderLine.insert_many(
+                [
+                    {
+                        "order": order.id,
+                        "product": product.id,
+                        "name": product.name,
+                        "quantity": qty,
+                        "price_in_cents": product.price_in_cents,
+                    }
+                    for product, qty in cart
+                ]
+            ).execute()
+            OrderHistory.create(order=order.id, to_status="pending", actor=caller.actor, at=utcnow())
+            record = None
+            if key:
+                record = IdempotencyKey.create(
+                    user_id=caller.user_id, key=key, request_hash=fingerprint, order=order.id
+                )
+    except peewee.IntegrityError:
+        if not key:
+            raise
+        # Another request took this key first; its order stands and this one never existed.
+        return _resume(IdempotencyKey.get(user_id=caller.user_id, key=key), fingerprint, serialize)
+    return Created(_set_up_payment(order, record, serialize))
+
+
+def _resume(record, fingerprint, serialize):
+    if record.request_hash != fingerprint:
+        raise IdempotencyConflict("This Idempotency-Key was used with a different body.")
+    deadline = time.monotonic() + WAIT_FOR_KEY_SECONDS
+    while record.response_code is None:
+        if _take_over(record):
+            return Created(_set_up_payment(Order.get_by_id(record.order_id), record, serialize))
+        if time.monotonic() > deadline:
+            raise IdempotencyConflict(
+                "A request with this Idempotency-Key is still in progress; retry shortly.",
+                retry_after=1,
+            )
+        time.sleep(0.05)
+        record = IdempotencyKey.get_by_id(record.id)
+    return Created(json.loads(record.response_body), replayed=True)
+
+
+def _take_over(record):
+    """Claim a key whose first request failed or died, so this retry can finish the order."""
+    now = utcnow()
+    if record.locked_at > now - KEY_LEASE:
+        return False
+    claimed = (
+        IdempotencyKey.update(locked_at=now)
+        .where(IdempotencyKey.id == record.id, IdempotencyKey.locked_at == record.locked_at)
+        .execute()
+    )
+    return claimed == 1
+
+
+def _set_up_payment(order, record, serialize):
+    """Create the order's intent (the provider's own key makes this safe to repeat)."""
+    try:
+        intent = current_gateway().create_intent(order)
+    except PaymentError:
+        if record is not None:
+            IdempotencyKey.update(locked_at=KEY_RELEASED).where(
+                IdempotencyKey.id == record.id
+            ).execute()
+        raise
+    with db.atomic():
+        Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret).where(
+            Order.id == order.id
+        ).execute()
+        order = attach_lines([Order.get_by_id(order.id)])[0]
+        body = serialize(order)
+        if record is not None:
+            IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
+                IdempotencyKey.id == record.id
+            ).execute()
+    return body
+
+
+SIDE_EFFECTS = {
+    "canceled": lambda gateway, order: gateway.cancel_intent(order),
+    "refunded": lambda gateway, order: gateway.refund(order),
+}
+
+
+def change_status(order, target, actor):
+    """A staff, owner or system move: the provider first (cancel, refund), then the order.
+
+    Raises TransitionRefused (nothing changed) or PaymentError (the order keeps its status).
+    """
+    if check_transition(order.status, target) and order.payment_intent_id:
+        effect = SIDE_EFFECTS.get(target)
+        if effect:
+            effect(current_gateway(), order)
+    return apply_transition(order.id, target, actor)
+

@@ -1,0 +1,65 @@
+"""Payment events (Stripe webhooks, local simulations) applied to orders, each event once."""
+
+import peewee
+
+from ..database import db, locked
+from ..orders.lifecycle import TransitionRefused, apply_transition
+from ..orders.models import Order
+from .models import PaymentEvent
+
+TARGETS = {
+    "payment_intent.succeeded": "paid",
+    "payment_intent.canceled": "canceled",
+    "charge.refunded": "refunded",
+}
+PAYMENT_FAILED = "payment_intent.payment_failed"
+HANDLED = frozenset({*TARGETS, PAYMENT_FAILED})
+
+
+def intent_id_of(event_type, obj):
+    return obj.get("payment_intent") if event_type.startswith("charge.") else obj.get("id")
+
+
+def apply_event(event, source="stripe"):
+    """Apply one event to its order; returns what happened (also stored with the event id).
+
+    The event id is recorded in the same transaction as the order change, so a repeat
+    delivery, however concurrent, changes nothing.
+    """
+    event_type = event["type"]
+    if event_type not in HANDLED:
+        return "ignored: type not handled"
+    with db.atomic():
+        try:
+            with db.atomic():
+                PaymentEvent.create(id=event["id"], type=event_type, outcome="received")
+        except peewee.IntegrityError:
+            return "duplicate"
+        outcome, order_id = _apply(event, event_type, event["data"]["object"], source)
+        PaymentEvent.update(outcome=outcome[:255], order=order_id).where(
+            PaymentEvent.id == event["id"]
+        ).execute()
+    return outcome
+
+
+def _apply(event, event_type, obj, source):
+    intent_id = intent_id_of(event_type, obj)
+    order = locked(Order.select().where(Order.payment_intent_id == intent_id)).first()
+    if order is None:
+        return "ignored: no order for this intent", None
+    if obj.get("amount") != order.amount_in_cents:
+        return "ignored: amount does not match the order", order.id
+    if event_type == "charge.refunded" and obj.get("amount_refunded") != obj.get("amount"):
+        return "ignored: partial refund", order.id
+    if event_type == PAYMENT_FAILED:
+        if order.status != "pending":
+            return f"ignored: order is {order.status}", order.id
+        reason = (obj.get("last_payment_error") or {}).get("message") or "payment failed"
+        Order.update(payment_error=reason).where(Order.id == order.id).execute()
+        return f"failure recorded: {reason}", order.id
+    target = TARGETS[event_type]
+    try:
+        _, changed = apply_transition(order.id, target, f"{source}:{event['id']}")
+    except TransitionRefused as refused:
+        return f"ignored: order is {refused.current}", order.id
+    return (target if changed else f"no change: already {target}"), order.id

@@ -1,0 +1,42 @@
+"""Stripe-shaped events for local runs, fed through the same handling as a webhook."""
+
+import time
+
+import click
+
+from ..orders.models import Order
+from .local import stripe_like_id
+
+EVENT_TYPES = {
+    "succeeded": "payment_intent.succeeded",
+    "failed": "payment_intent.payment_failed",
+    "canceled": "payment_intent.canceled",
+}
+INTENT_STATUS = {
+    "succeeded": "succeeded",
+    "failed": "requires_payment_method",
+    "canceled": "canceled",
+}
+
+
+def simulated_event(order_id, outcome):
+    order = Order.get_or_none(Order.id == order_id)
+    if order is None or order.payment_intent_id is None:
+        raise click.ClickException(f"Order {order_id} has no payment intent.")
+    intent = {
+        "id": order.payment_intent_id,
+        "object": "payment_intent",
+        "amount": order.amount_in_cents,
+        "currency": order.currency,
+        "status": INTENT_STATUS[outcome],
+        "metadata": {"order_id": str(order.id), "user_id": str(order.user_id)},
+    }
+    if outcome == "failed":
+        intent["last_payment_error"] = {"message": "Your card was declined (simulated)."}
+    return {
+        "id": stripe_like_id("evt"),
+        "object": "event",
+        "type": EVENT_TYPES[outcome],
+        "created": int(time.time()),
+        "data": {"object": intent},
+    }

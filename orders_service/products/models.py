@@ -1,0 +1,13 @@
+"""The catalog that prices orders."""
+
+import peewee
+
+from ..database import BaseModel, utcnow
+
+
+class Product(BaseModel):
+    sku = peewee.CharField(max_length=64, unique=True)
+    name = peewee.CharField(max_length=200)
+    price_in_cents = peewee.BigIntegerField()
+    active = peewee.BooleanField(default=True)
+    created_at = peewee.DateTimeField(default=utcnow)

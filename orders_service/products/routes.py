@@ -1,0 +1,75 @@
+"""The catalog: anyone reads active products; admins add and change them."""
+
+import peewee
+from flask.views import MethodView
+from flask_smorest import abort
+
+from ..auth import current_caller
+from ..database import db
+from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
+from .models import Product
+from .schemas import ProductPatchSchema, ProductQueryArgsSchema, ProductSchema
+
+blp = Blueprint("products", __name__, url_prefix="/products", description="The catalog")
+
+
+def sees_inactive():
+    caller = current_caller(optional=True)
+    return caller is not None and caller.is_admin
+
+
+def save(product_id, data):
+    """Insert or update, 409 when the sku is taken."""
+    try:
+        with db.atomic():
+            if product_id is None:
+                return Product.create(**data)
+            Product.update(**data).where(Product.id == product_id).execute()
+            return Product.get_by_id(product_id)
+    except peewee.IntegrityError:
+        abort(409, message=f"A product with sku {data.get('sku')!r} already exists.")
+
+
+@blp.route("")
+class Products(MethodView):
+    @blp.auth(optional=True)
+    @blp.arguments(ProductQueryArgsSchema, location="query")
+    @blp.response(200, ProductSchema(many=True), headers=LINK_HEADER_DOC)
+    def get(self, args):
+        """List products, newest first (inactive ones for admins only)"""
+        query = Product.select()
+        if not sees_inactive():
+            query = query.where(Product.active == True)  # noqa: E712
+        headers = {}
+        return keyset_page(query, Product.id, args, headers), headers
+
+    @blp.auth(admin=True)
+    @blp.arguments(ProductSchema)
+    @blp.response(201, ProductSchema)
+    @blp.errors(409)
+    def post(self, data):
+        """Add a product"""
+        return save(None, data)
+
+
+@blp.route("/<int:product_id>")
+class ProductById(MethodView):
+    @blp.auth(optional=True)
+    @blp.response(200, ProductSchema)
+    @blp.errors(404)
+    def get(self, product_id):
+        """Get one product"""
+        product = Product.get_or_none(Product.id == product_id)
+        if product is None or not (product.active or sees_inactive()):
+            abort(404, message=f"Product {product_id} not found.")
+        return product
+
+    @blp.auth(admin=True)
+    @blp.arguments(ProductPatchSchema)
+    @blp.response(200, ProductSchema)
+    @blp.errors(404, 409)
+    def patch(self, data, product_id):
+        """Change a product (orders already placed keep their prices)"""
+        if not Product.select().where(Product.id == product_id).exists():
+            abort(404, message=f"Product {product_id} not found.")
+        return save(product_id, data) if data else Product.get_by_id(product_id)

@@ -1,0 +1,28 @@
+"""Catalog bodies."""
+
+import marshmallow as ma
+
+from ..extensions import KeysetArgsSchema, Schema, StrictBoolean, StrictInteger
+
+MAX_PRICE = 99_999_999
+
+
+class ProductSchema(Schema):
+    id = ma.fields.Integer(dump_only=True)
+    sku = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    priceInCents = StrictInteger(
+        attribute="price_in_cents", required=True, validate=ma.validate.Range(min=1, max=MAX_PRICE)
+    )
+    active = StrictBoolean(load_default=True)
+
+
+class ProductPatchSchema(ProductSchema):
+    """Any subset of a product's fields."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class ProductQueryArgsSchema(KeysetArgsSchema):
+    pass
