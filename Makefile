@@ -1,0 +1,54 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8000
+DEV := APP_ENV=development PAYMENT_PROVIDER=local
+
+.PHONY: install run test lint format migrate token serve clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	@$(DEV) $(BIN)/flask --app wsgi db upgrade
+	@$(DEV) $(BIN)/flask --app wsgi seed
+	@echo
+	@echo "orders-service on http://127.0.0.1:$(PORT) (SQLite in instance/, local payments). Try:"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/products"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/orders/new \\"
+	@echo "       -H 'Authorization: Bearer $$($(DEV) $(BIN)/flask --app wsgi token --user-id 7 --ttl 86400)' \\"
+	@echo "       -H 'Content-Type: application/json' -d '[\"3\", \"3\", \"8\"]'"
+	@echo "  admin token: $$($(DEV) $(BIN)/flask --app wsgi token --user-id 1 --admin --ttl 86400)"
+	@echo "  API docs: http://127.0.0.1:$(PORT)/docs"
+	@echo
+	$(DEV) $(BIN)/flask --app wsgi run --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrate: $(STAMP)
+	$(BIN)/flask --app wsgi db upgrade
+
+token: $(STAMP)
+	@$(BIN)/flask --app wsgi token --user-id $${USER_ID:-1} $${ADMIN:+--admin}
+
+serve: $(STAMP)
+	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,131 @@
+"""Fixtures: one migrated database per session (SQLite file, or TEST_DATABASE_URL), emptied
+between tests; the app, its client and CLI runner; tokens for a customer, another customer
+and an admin."""
+
+import os
+
+import pytest
+
+from orders_service import create_app
+from orders_service.auth import issue_token
+from orders_service.database import db, is_sqlite, migration_runner
+from orders_service.models import MODELS
+
+JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+CUSTOMER_ID, OTHER_ID, ADMIN_ID = 7, 8, 1
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'orders.db'}"
+
+
+@pytest.fixture(scope="session")
+def base_config(database_url):
+    return {
+        "APP_ENV": "production",
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": JWT_SECRET,
+        "JWT_PUBLIC_KEY": None,
+        "JWT_ALGORITHM": "HS256",
+        "JWT_AUDIENCE": None,
+        "JWT_ISSUER": None,
+        "PAYMENT_PROVIDER": "local",
+        "STRIPE_SECRET_KEY": None,
+        "STRIPE_WEBHOOK_SECRET": None,
+        "CURRENCY": "usd",
+        "CORS_ORIGINS": [],
+    }
+
+
+@pytest.fixture(scope="session")
+def make_app(base_config):
+    """An app with the test config plus `overrides` (the database stays the session's)."""
+
+    def make(**overrides):
+        return create_app({**base_config, **overrides})
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def migrated(make_app):
+    app = make_app()
+    with app.app_context():
+        if not is_sqlite():
+            db.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+        migration_runner().up()
+        db.close()
+    return app
+
+
+@pytest.fixture
+def app(migrated, make_app):
+    app = make_app()
+    yield app
+    with app.app_context():
+        empty_tables()
+
+
+def empty_tables():
+    tables = [model._meta.table_name for model in MODELS]
+    if is_sqlite():
+        with db.atomic():
+            for table in reversed(tables):
+                db.execute_sql(f'DELETE FROM "{table}"')
+    else:
+        quoted = ", ".join(f'"{table}"' for table in tables)
+        db.execute_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+    db.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def bearer(app, user_id, admin=False, **kwargs):
+    return {"Authorization": f"Bearer {issue_token(app.config, user_id, admin=admin, **kwargs)}"}
+
+
+@pytest.fixture
+def customer(app):
+    return bearer(app, CUSTOMER_ID)
+
+
+@pytest.fixture
+def other_customer(app):
+    return bearer(app, OTHER_ID)
+
+
+@pytest.fixture
+def admin(app):
+    return bearer(app, ADMIN_ID, admin=True)
+
+
+@pytest.fixture
+def catalog(runner):
+    """The demo catalog: ids 1–8 (see orders_service.cli.DEMO_CATALOG)."""
+    result = runner.invoke(args=["seed"])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture
+def place_order(client, customer, catalog):
+    """POST /orders/new as the customer (or `headers`); asserts the 201."""
+
+    def place(items=("3", "3", "8"), headers=None):
+        response = client.post("/orders/new", json=list(items), headers=headers or customer)
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    return place
