@@ -27,7 +27,9 @@ API_SETTINGS = {
 }
 SPEC_OPTIONS = {
     "components": {
-        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
     },
 }
 
@@ -37,7 +39,9 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=True)
     app.json.sort_keys = False  # bodies keep the documented field order
     app.config.update(Config(app.instance_path).as_dict())
-    app.config.update(API_SETTINGS, API_SPEC_OPTIONS=SPEC_OPTIONS, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(
+        API_SETTINGS, API_SPEC_OPTIONS=SPEC_OPTIONS, MAX_CONTENT_LENGTH=MAX_BODY_BYTES
+    )
     app.config.update(test_config or {})
     check(app.config)
     if app.config["DATABASE_URL"].startswith("sqlite"):

@@ -107,7 +107,10 @@ def create_order(caller, items, currency, serialize, key=None):
     try:
         with db.atomic():
             order = Order.create(
-                user_id=caller.user_id, amount_in_cents=total, currency=currency, created_at=utcnow()
+                user_id=caller.user_id,
+                amount_in_cents=total,
+                currency=currency,
+                created_at=utcnow(),
             )
             OrderLine.insert_many(
                 [
@@ -121,7 +124,9 @@ def create_order(caller, items, currency, serialize, key=None):
                     for product, qty in cart
                 ]
             ).execute()
-            OrderHistory.create(order=order.id, to_status="pending", actor=caller.actor, at=utcnow())
+            OrderHistory.create(
+                order=order.id, to_status="pending", actor=caller.actor, at=utcnow()
+            )
             record = None
             if key:
                 record = IdempotencyKey.create(
@@ -204,4 +209,3 @@ def change_status(order, target, actor):
         if effect:
             effect(current_gateway(), order)
     return apply_transition(order.id, target, actor)
-
