@@ -1,40 +1,164 @@
-"""The CRM board's columns: list, add, reorder (admins only)."""
+"""The CRM board: its columns (lead statuses) and its leads. Admins only, but adding a lead."""
 
+import functools
+
+from flask import url_for
 from flask.views import MethodView
 from flask_smorest import abort
 
-from ..extensions import Blueprint
-from .schemas import LeadStatusSchema, StatusPositionSchema
-from .service import UnknownStatuses, create_status, ordered_statuses, reorder
+from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
+from .models import Lead
+from .schemas import (
+    LeadPatchSchema,
+    LeadQueryArgsSchema,
+    LeadSchema,
+    LeadStatusCountedSchema,
+    LeadStatusListArgsSchema,
+    LeadStatusPatchSchema,
+    LeadStatusSchema,
+    StatusPositionSchema,
+)
+from .service import (
+    Refused,
+    create_lead,
+    create_status,
+    delete_lead,
+    delete_status,
+    get_lead,
+    ordered_statuses,
+    reorder,
+    search_leads,
+    update_lead,
+    update_status,
+)
 
 blp = Blueprint("leads", __name__, url_prefix="/leads", description="CRM leads and their board")
 
+LOCATION_DOC = {"Location": {"description": "The new lead's URL", "schema": {"type": "string"}}}
+DUPLICATE_EMAIL_DOC = {
+    "schema": "Error",
+    "description": "A lead has this email already (ignoring case); `errors.leadId` is its id.",
+    "example": {
+        "code": 409,
+        "status": "Conflict",
+        "message": "A lead with this email already exists: lead 5.",
+        "errors": {"json": {"email": ["Already taken."]}, "leadId": 5},
+    },
+}
+STATUS_IN_USE_DOC = {
+    "schema": "Error",
+    "description": "The column still holds leads; `errors.leadCount` says how many.",
+}
+
+
+def refusals_as_errors(view):
+    """The board's refusals answered in the API's error shape, with their own status code."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except Refused as error:
+            details = {"errors": error.errors} if error.errors else {}
+            abort(error.code, message=error.message, **details)
+
+    return wrapper
+
+
+class BoardView(MethodView):
+    decorators = [refusals_as_errors]
+
 
 @blp.route("/statuses")
-class LeadStatuses(MethodView):
+class LeadStatuses(BoardView):
     @blp.auth(admin=True)
-    @blp.response(200, LeadStatusSchema(many=True))
-    def get(self):
-        """List the board's columns in order"""
-        return ordered_statuses()
+    @blp.arguments(LeadStatusListArgsSchema, location="query")
+    @blp.response(200, LeadStatusCountedSchema(many=True))
+    def get(self, args):
+        """List the board's columns in order (with their lead counts if asked)"""
+        return ordered_statuses(with_counts=args["with_counts"])
 
     @blp.auth(admin=True)
     @blp.arguments(LeadStatusSchema)
     @blp.response(201, LeadStatusSchema)
+    @blp.errors(409)
     def post(self, data):
         """Add a column (at the end unless statusOrder is given)"""
         return create_status(data["name"], data.get("status_order"))
 
 
+@blp.route("/statuses/<int:status_id>")
+class LeadStatusById(BoardView):
+    @blp.auth(admin=True)
+    @blp.arguments(LeadStatusPatchSchema)
+    @blp.response(200, LeadStatusSchema)
+    @blp.errors(404, 409)
+    def patch(self, changes, status_id):
+        """Rename a column and/or give it another statusOrder"""
+        return update_status(status_id, changes)
+
+    @blp.auth(admin=True)
+    @blp.response(204)
+    @blp.errors(404)
+    @blp.alt_response(409, **STATUS_IN_USE_DOC)
+    def delete(self, status_id):
+        """Remove a column that holds no leads"""
+        delete_status(status_id)
+
+
 @blp.route("/statuses/order")
-class LeadStatusOrder(MethodView):
+class LeadStatusOrder(BoardView):
     @blp.auth(admin=True)
     @blp.arguments(StatusPositionSchema(many=True), example=[{"id": 1, "statusOrder": 1}])
     @blp.response(200, LeadStatusSchema(many=True), example=[{"id": 1, "statusOrder": 1}])
     @blp.errors(404)
     def put(self, positions):
         """Reorder the columns, all at once or not at all"""
-        try:
-            return reorder(positions)
-        except UnknownStatuses as error:
-            abort(404, message=str(error), errors={"json": {"id": error.ids}})
+        return reorder(positions)
+
+
+@blp.route("")
+class Leads(BoardView):
+    @blp.auth(admin=True)
+    @blp.arguments(LeadQueryArgsSchema, location="query")
+    @blp.response(200, LeadSchema(many=True), headers=LINK_HEADER_DOC)
+    def get(self, args):
+        """List leads, newest first, by column and by a search of name and email"""
+        headers = {}
+        query = search_leads(status_id=args.get("status_id"), q=args.get("q"))
+        return keyset_page(query, Lead.id, args, headers), headers
+
+    @blp.auth()
+    @blp.arguments(LeadSchema)
+    @blp.response(201, LeadSchema, headers=LOCATION_DOC)
+    @blp.alt_response(409, **DUPLICATE_EMAIL_DOC)
+    def post(self, data):
+        """Add a lead (any signed-in caller, so a storefront's contact form can)"""
+        lead = create_lead(data)
+        return lead, {"Location": url_for("leads.LeadById", lead_id=lead.id)}
+
+
+@blp.route("/<int:lead_id>")
+class LeadById(BoardView):
+    @blp.auth(admin=True)
+    @blp.response(200, LeadSchema)
+    @blp.errors(404)
+    def get(self, lead_id):
+        """Get one lead"""
+        return get_lead(lead_id)
+
+    @blp.auth(admin=True)
+    @blp.arguments(LeadPatchSchema)
+    @blp.response(200, LeadSchema)
+    @blp.errors(404)
+    @blp.alt_response(409, **DUPLICATE_EMAIL_DOC)
+    def patch(self, changes, lead_id):
+        """Change a lead; moving it to another column is a new statusId"""
+        return update_lead(lead_id, changes)
+
+    @blp.auth(admin=True)
+    @blp.response(204)
+    @blp.errors(404)
+    def delete(self, lead_id):
+        """Remove a lead"""
+        delete_lead(lead_id)

@@ -1,8 +1,8 @@
-"""Lead status bodies."""
+"""Lead status and lead bodies, and the query of the lead list."""
 
 import marshmallow as ma
 
-from ..extensions import Schema, StrictInteger
+from ..extensions import KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
 
 MAX_ORDER = 2**31 - 1
 MAX_ID = 2**63 - 1
@@ -13,6 +13,30 @@ class LeadStatusSchema(Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
     statusOrder = StrictInteger(
         attribute="status_order", validate=ma.validate.Range(min=0, max=MAX_ORDER)
+    )
+
+
+class LeadStatusPatchSchema(LeadStatusSchema):
+    """A new name, a new place, or both."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class LeadStatusCountedSchema(LeadStatusSchema):
+    leadCount = ma.fields.Integer(
+        attribute="lead_count",
+        metadata={"description": "How many leads sit in the column (with withCounts=true)."},
+    )
+
+
+class LeadStatusListArgsSchema(Schema):
+    withCounts = ma.fields.Boolean(
+        attribute="with_counts",
+        load_default=False,
+        truthy={"true", "1"},
+        falsy={"false", "0"},
+        metadata={"description": "Add leadCount to each column."},
     )
 
 
@@ -40,3 +64,38 @@ class StatusPositionSchema(Schema):
             repeated = sorted({v for v in values if values.count(v) > 1})
             if repeated:
                 raise ma.ValidationError(f"Repeated {name}: {', '.join(map(str, repeated))}.")
+
+
+class LeadSchema(Schema):
+    id = ma.fields.Integer(dump_only=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    email = ma.fields.Email(
+        required=True,
+        validate=ma.validate.Length(max=254),
+        metadata={"description": "Unique, case-insensitively."},
+    )
+    phone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=50))
+    source = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=100))
+    statusId = StrictInteger(
+        attribute="status_id",
+        validate=ma.validate.Range(min=1, max=MAX_ID),
+        metadata={"description": "The column; the first one when left out."},
+    )
+    createdAt = UTCDateTime(attribute="created_at", dump_only=True)
+
+
+class LeadPatchSchema(LeadSchema):
+    """Any subset of a lead's fields; moving a lead to another column is a new statusId."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class LeadQueryArgsSchema(KeysetArgsSchema):
+    statusId = ma.fields.Integer(
+        attribute="status_id", validate=ma.validate.Range(min=1, max=MAX_ID)
+    )
+    q = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={"description": "Case-insensitive substring of the name or the email."},
+    )

@@ -1,27 +1,118 @@
-"""Lead status rules: where a new column goes, and reordering all at once."""
+"""Board rules: columns (unique names, kept while leads use them, reordered at once) and leads."""
+
+import contextlib
 
 import peewee
 
 from ..database import db, locked
-from .models import LeadStatus
+from .models import Lead, LeadStatus
 
 
-class UnknownStatuses(Exception):
+class Refused(Exception):
+    """A request the board's rules turn down; `code` is the HTTP status that says so."""
+
+    code = 400
+
+    def __init__(self, message, errors=None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors
+
+
+class NotFound(Refused):
+    code = 404
+
+
+class Conflict(Refused):
+    code = 409
+
+
+class UnknownStatuses(NotFound):
     def __init__(self, ids):
-        super().__init__(f"Unknown lead statuses: {', '.join(map(str, ids))}.")
+        super().__init__(
+            f"Unknown lead statuses: {', '.join(map(str, ids))}.", {"json": {"id": ids}}
+        )
         self.ids = ids
 
 
-def ordered_statuses():
-    return LeadStatus.select().order_by(LeadStatus.status_order, LeadStatus.id)
+@contextlib.contextmanager
+def atomic_or(conflict):
+    """A transaction; if it breaks a unique or foreign key, raise `conflict()` after the rollback.
+
+    The constraint is what decides, so two requests racing each other cannot both get through.
+    """
+    try:
+        with db.atomic():
+            yield
+    except peewee.IntegrityError:
+        raise conflict() from None
+
+
+def name_taken(name):
+    return Conflict(
+        f"A lead status named {name!r} already exists (names are compared ignoring case).",
+        {"json": {"name": ["Already taken."]}},
+    )
+
+
+def in_use(status_id, count):
+    leads = "1 lead" if count == 1 else f"{count} leads"
+    return Conflict(
+        f"Lead status {status_id} still holds {leads}; move or delete them first.",
+        {"leadCount": count},
+    )
+
+
+def leads_in(status_id):
+    return Lead.select().where(Lead.status == status_id).count()
+
+
+def ordered_statuses(with_counts=False):
+    """Every column by statusOrder, then id; with `lead_count` counted in the same query."""
+    query = LeadStatus.select()
+    if with_counts:
+        query = (
+            LeadStatus.select(LeadStatus, peewee.fn.COUNT(Lead.id).alias("lead_count"))
+            .join(Lead, peewee.JOIN.LEFT_OUTER)
+            .group_by(LeadStatus.id)
+        )
+    return query.order_by(LeadStatus.status_order, LeadStatus.id)
+
+
+def get_status(status_id, lock=False):
+    query = LeadStatus.select().where(LeadStatus.id == status_id)
+    status = (locked(query) if lock else query).first()
+    if status is None:
+        raise NotFound(f"Lead status {status_id} not found.")
+    return status
 
 
 def create_status(name, status_order=None):
-    with db.atomic():
+    with atomic_or(lambda: name_taken(name)):
         if status_order is None:
             highest = LeadStatus.select(peewee.fn.MAX(LeadStatus.status_order)).scalar()
             status_order = 0 if highest is None else highest + 1
         return LeadStatus.create(name=name, status_order=status_order)
+
+
+def update_status(status_id, changes):
+    """Rename a column and/or give it another statusOrder."""
+    with atomic_or(lambda: name_taken(changes.get("name"))):
+        get_status(status_id)
+        if changes:
+            LeadStatus.update(**changes).where(LeadStatus.id == status_id).execute()
+    return get_status(status_id)
+
+
+def delete_status(status_id):
+    """Remove an empty column; one that still holds leads is a Conflict naming how many."""
+    with atomic_or(lambda: in_use(status_id, leads_in(status_id))):
+        # The lock makes a lead being added to this column wait for the count and the delete.
+        get_status(status_id, lock=True)
+        count = leads_in(status_id)
+        if count:
+            raise in_use(status_id, count)
+        LeadStatus.delete().where(LeadStatus.id == status_id).execute()
 
 
 def reorder(positions):
@@ -38,3 +129,81 @@ def reorder(positions):
         case = peewee.Case(LeadStatus.id, list(new_order.items()))
         LeadStatus.update(status_order=case).where(LeadStatus.id.in_(list(new_order))).execute()
     return list(ordered_statuses())
+
+
+def unknown_status(status_id):
+    message = f"Unknown lead status {status_id}."
+    return Refused(message, {"json": {"statusId": [message]}})
+
+
+def column_for(status_id=None):
+    """The id of the column a lead goes to: the one asked for, or else the first one."""
+    if status_id is None:
+        first = ordered_statuses().first()
+        if first is None:
+            raise Refused(
+                "There is no lead status yet: add a column (POST /leads/statuses) first.",
+                {"json": {"statusId": ["No lead status exists."]}},
+            )
+        return first.id
+    if not LeadStatus.select().where(LeadStatus.id == status_id).exists():
+        raise unknown_status(status_id)
+    return status_id
+
+
+def lead_conflict(data, lead_id=None):
+    """Why a lead write broke a constraint: its email is taken, or its column has just gone."""
+    email = data.get("email")
+    if email is not None:
+        others = Lead.select(Lead.id).where(peewee.fn.LOWER(Lead.email) == peewee.fn.LOWER(email))
+        if lead_id is not None:
+            others = others.where(Lead.id != lead_id)
+        other = others.first()
+        if other is not None:
+            return Conflict(
+                f"A lead with this email already exists: lead {other.id}.",
+                {"json": {"email": ["Already taken."]}, "leadId": other.id},
+            )
+    return unknown_status(data.get("status_id"))
+
+
+def get_lead(lead_id):
+    lead = Lead.get_or_none(Lead.id == lead_id)
+    if lead is None:
+        raise NotFound(f"Lead {lead_id} not found.")
+    return lead
+
+
+def search_leads(status_id=None, q=None):
+    """Leads in a column and/or whose name or email holds `q`, ignoring case.
+
+    peewee's contains() escapes % and _ and is ILIKE on PostgreSQL, LIKE on SQLite.
+    """
+    query = Lead.select()
+    if status_id is not None:
+        query = query.where(Lead.status == status_id)
+    if q:
+        query = query.where(Lead.name.contains(q) | Lead.email.contains(q))
+    return query
+
+
+def create_lead(data):
+    with atomic_or(lambda: lead_conflict(data)):
+        data["status_id"] = column_for(data.get("status_id"))
+        return Lead.create(**data)
+
+
+def update_lead(lead_id, changes):
+    """Change a lead's fields; a new status_id moves it to another column."""
+    with atomic_or(lambda: lead_conflict(changes, lead_id)):
+        get_lead(lead_id)
+        if "status_id" in changes:
+            column_for(changes["status_id"])
+        if changes:
+            Lead.update(**changes).where(Lead.id == lead_id).execute()
+    return get_lead(lead_id)
+
+
+def delete_lead(lead_id):
+    if not Lead.delete().where(Lead.id == lead_id).execute():
+        raise NotFound(f"Lead {lead_id} not found.")
