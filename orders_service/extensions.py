@@ -95,6 +95,23 @@ class Parser(FlaskParser):
 class Blueprint(BaseBlueprint):
     ARGUMENTS_PARSER = Parser()
 
+    def arguments(self, schema, *, doc_schema=None, **kwargs):
+        """flask-smorest's arguments; `doc_schema` documents a body the schema alone can't.
+
+        (A cart item is a string, an integer or an object: marshmallow reads all three,
+        but only an explicit oneOf tells OpenAPI so.)
+        """
+        decorator = super().arguments(schema, **kwargs)
+        if doc_schema is None:
+            return decorator
+
+        def documented(func):
+            wrapper = decorator(func)
+            wrapper._apidoc["arguments"]["parameters"][-1]["schema"] = doc_schema
+            return wrapper
+
+        return documented
+
     def errors(self, *codes):
         """Document the error statuses a view may answer (each in the shared error shape)."""
 

@@ -10,6 +10,7 @@ from ..payments.gateway import PaymentError
 from .lifecycle import TransitionRefused
 from .models import Order, OrderHistory
 from .schemas import (
+    CART_DOC_SCHEMA,
     HistorySchema,
     OrderItemSchema,
     OrderQueryArgsSchema,
@@ -98,6 +99,7 @@ class NewOrder(MethodView):
     @blp.auth()
     @blp.arguments(
         OrderItemSchema(many=True),
+        doc_schema=CART_DOC_SCHEMA,
         example=["3", "3", "8"],
         description="Product ids as strings or integers (a repeat adds one), "
         'or {"id": 3, "quantity": 2} objects.',
