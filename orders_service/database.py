@@ -61,6 +61,16 @@ def init_app(app):
             db.close()
 
 
+def release_connection():
+    """Give the connection back (to the pool) before a slow call elsewhere, e.g. the provider.
+
+    Peewee reconnects on the next query, so a request holds a connection only while it
+    talks to the database, not while it waits on Stripe.
+    """
+    if not db.is_closed() and not db.in_transaction():
+        db.close()
+
+
 def is_sqlite():
     return isinstance(db.obj, peewee.SqliteDatabase)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from ..database import db, utcnow
+from ..database import db, release_connection, utcnow
 from ..payments.gateway import PaymentError, current_gateway
 from ..products.models import Product
 from .lifecycle import apply_transition, check_transition
@@ -172,6 +172,7 @@ def _take_over(record):
 
 def _set_up_payment(order, record, serialize):
     """Create the order's intent (the provider's own key makes this safe to repeat)."""
+    release_connection()
     try:
         intent = current_gateway().create_intent(order)
     except PaymentError:
@@ -207,5 +208,6 @@ def change_status(order, target, actor):
     if check_transition(order.status, target) and order.payment_intent_id:
         effect = SIDE_EFFECTS.get(target)
         if effect:
+            release_connection()
             effect(current_gateway(), order)
     return apply_transition(order.id, target, actor)
