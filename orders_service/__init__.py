@@ -6,7 +6,7 @@ from flask import Flask
 
 from . import cli, database
 from .config import Config, check
-from .extensions import Api
+from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
@@ -48,6 +48,7 @@ def create_app(test_config=None):
         os.makedirs(app.instance_path, exist_ok=True)
 
     database.init_app(app)
+    app.url_map.converters["id"] = IdConverter
     api = Api(app)
     for blp in MODULES:
         api.register_blueprint(blp)

@@ -73,7 +73,7 @@ class Orders(MethodView):
         return attach_lines(keyset_page(query, Order.id, args, headers)), headers
 
 
-@blp.route("/<int:order_id>")
+@blp.route("/<id:order_id>")
 class OrderById(MethodView):
     @blp.auth()
     @blp.response(200, OrderSchema, example=DOC_ORDER)
@@ -83,7 +83,7 @@ class OrderById(MethodView):
         return attach_lines([get_visible_order(order_id)])[0]
 
 
-@blp.route("/<int:order_id>/history")
+@blp.route("/<id:order_id>/history")
 class OrderHistoryById(MethodView):
     @blp.auth()
     @blp.response(200, HistorySchema(many=True))

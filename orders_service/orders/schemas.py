@@ -2,11 +2,10 @@
 
 import marshmallow as ma
 
-from ..extensions import KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
+from ..extensions import MAX_ID, KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
 from .lifecycle import STATUSES, normalize_status
 
 MAX_ITEMS = 100
-MAX_ID = 2**63 - 1
 
 
 PRODUCT_ID_DOC = [
