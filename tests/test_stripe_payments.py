@@ -11,7 +11,7 @@ from werkzeug.serving import make_server
 from orders_service import create_app
 from orders_service.config import ConfigError
 from orders_service.orders.models import IdempotencyKey, Order
-from orders_service.payments.stripe import STRIPE_API_VERSION
+from orders_service.payments.stripe import STRIPE_API_VERSION, attempt_timeout
 
 CART = ["3", "3", "8"]  # two hoodies and socks
 TOTAL = 2 * 4999 + 899
@@ -214,3 +214,12 @@ def test_production_with_stripe_and_no_webhook_secret_refuses_to_start(base_conf
 
     with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
         create_app(config)
+
+
+def test_default_timeouts_and_retries_answer_within_30_seconds():
+    config = {"PAYMENT_TIMEOUT_SECONDS": 10, "PAYMENT_MAX_RETRIES": 2}
+    back_off = 0.5 + 1.0  # the SDK's longest sleeps before retries 1 and 2
+
+    worst = attempt_timeout(config) * 3 + back_off
+
+    assert worst < 30

@@ -1,5 +1,7 @@
 """POST /webhooks/stripe: signed Stripe events, each applied once to its order."""
 
+import json
+
 import marshmallow as ma
 import stripe
 from flask import current_app, request
@@ -26,14 +28,20 @@ def verified_event(payload, signature, secret):
         abort(400, message="Stripe webhooks are not configured: STRIPE_WEBHOOK_SECRET is not set.")
     if not signature:
         abort(400, message="The Stripe-Signature header is missing: unsigned events are refused.")
+    # The SDK's check (what Webhook.construct_event does first); the JSON is parsed here
+    # because construct_event fails with an AttributeError on a signed body that is not
+    # an object.
     try:
-        event = stripe.Webhook.construct_event(
+        stripe.WebhookSignature.verify_header(
             payload, signature, secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
-        ).to_dict()
+        )
+        event = json.loads(payload)
     except stripe.SignatureVerificationError as error:
         abort(400, message=f"The Stripe-Signature does not verify: {error.user_message}")
     except ValueError:
         abort(400, message="The body is not a Stripe event (invalid JSON).")
+    if not isinstance(event, dict):
+        abort(400, message="The body is not a Stripe event (not a JSON object).")
     obj = (event.get("data") or {}).get("object")
     if not (isinstance(event.get("id"), str) and isinstance(event.get("type"), str)):
         abort(400, message="The body is not a Stripe event (no id or type).")
