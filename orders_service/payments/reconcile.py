@@ -42,4 +42,4 @@ def reconcile_pending():
             continue
         if intent is None or intent.status not in EVENT_FOR_STATUS:
             continue
-        yield order.id, apply_event(synthetic_event(intent), source="reconcile", actor="system")
+        yield order.id, apply_event(synthetic_event(intent), actor="system")
