@@ -223,3 +223,19 @@ def test_default_timeouts_and_retries_answer_within_30_seconds():
     worst = attempt_timeout(config) * 3 + back_off
 
     assert worst < 30
+
+
+def test_refunding_an_order_already_refunded_in_the_dashboard_refunds_it_here_too(
+    stripe_client, stripe_fake, place, admin
+):
+    order = place().get_json()
+    pay(stripe_client, stripe_fake, order)
+    stripe_fake.refunds.append({"id": "re_dashboard", "payment_intent": intent_id(order)})
+
+    response = stripe_client.post(
+        "/orders/status-update", json={"orderId": order["id"], "status": "refunded"}, headers=admin
+    )
+
+    assert response.status_code == 200, response.get_json()
+    assert Order.get_by_id(order["id"]).status == "refunded"
+    assert len(stripe_fake.refunds) == 1
