@@ -5,7 +5,8 @@ import time
 
 import pytest
 import requests
-from fakes.stripe_api import closed_port_url, deliver, event
+from fakes.stripe_api import closed_port_url
+from fakes.stripe_events import deliver, event
 from werkzeug.serving import make_server
 
 from orders_service import create_app

@@ -4,7 +4,7 @@ import json
 import time
 
 import pytest
-from fakes.stripe_api import charge_refunded, deliver, event
+from fakes.stripe_events import charge_refunded, deliver, event
 
 from orders_service.orders.models import Order, OrderHistory
 from orders_service.payments.models import PaymentEvent

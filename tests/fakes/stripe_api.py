@@ -1,14 +1,11 @@
-"""A loopback fake of the part of Stripe's API the service uses, and Stripe's webhook signing."""
+"""A loopback fake of the part of Stripe's API the service uses."""
 
-import hashlib
-import hmac
 import itertools
 import json
 import re
 import socket
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
@@ -246,46 +243,3 @@ def closed_port_url():
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
-
-
-def signature_header(payload, secret, timestamp=None):
-    """Stripe's scheme: t=<ts>,v1=hex(HMAC-SHA256(secret, "<ts>.<payload>"))."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
-
-
-def event(event_type, obj, event_id=None):
-    """A Stripe event wrapping `obj`."""
-    return {
-        "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "data": {"object": obj},
-    }
-
-
-def charge_refunded(intent, amount_refunded=None):
-    """The charge.refunded event's object for a refund of `intent` (in full unless told)."""
-    amount = intent["amount"]
-    return {
-        "id": f"ch_{intent['id']}",
-        "object": "charge",
-        "amount": amount,
-        "amount_refunded": amount if amount_refunded is None else amount_refunded,
-        "currency": intent["currency"],
-        "payment_intent": intent["id"],
-        "refunded": amount_refunded in (None, amount),
-    }
-
-
-def deliver(client, event_body, secret="whsec_test", timestamp=None, signature=None):
-    """POST an event to /webhooks/stripe as Stripe would: the raw JSON, signed."""
-    payload = event_body if isinstance(event_body, str) else json.dumps(event_body)
-    headers = {"Content-Type": "application/json"}
-    if signature is None and secret is not None:
-        signature = signature_header(payload, secret, timestamp)
-    if signature is not None:
-        headers["Stripe-Signature"] = signature
-    return client.post("/webhooks/stripe", data=payload, headers=headers)
