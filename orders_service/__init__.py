@@ -11,9 +11,10 @@ from .leads.routes import blp as leads_blp
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
 from .payments import gateway
+from .payments.webhooks import blp as webhooks_blp
 from .products.routes import blp as products_blp
 
-MODULES = (products_blp, orders_blp, leads_blp, health_blp)
+MODULES = (products_blp, orders_blp, webhooks_blp, leads_blp, health_blp)
 MAX_BODY_BYTES = 1024 * 1024
 
 API_SETTINGS = {
