@@ -137,7 +137,7 @@ WEBHOOK_SECRET = "whsec_test"
 
 @pytest.fixture
 def stripe_fake():
-    from fakes.stripe_api import FakeStripe
+    from tests.fakes.stripe_api import FakeStripe
 
     fake = FakeStripe(api_key="sk_test_x").start()
     yield fake

@@ -5,14 +5,14 @@ import time
 
 import pytest
 import requests
-from fakes.stripe_api import closed_port_url
-from fakes.stripe_events import deliver, event
 from werkzeug.serving import make_server
 
 from orders_service import create_app
 from orders_service.config import ConfigError
 from orders_service.orders.models import IdempotencyKey, Order
 from orders_service.payments.stripe import STRIPE_API_VERSION, attempt_timeout
+from tests.fakes.stripe_api import closed_port_url
+from tests.fakes.stripe_events import deliver, event
 
 CART = ["3", "3", "8"]  # two hoodies and socks
 TOTAL = 2 * 4999 + 899

@@ -4,10 +4,10 @@ import json
 import time
 
 import pytest
-from fakes.stripe_events import charge_refunded, deliver, event
 
 from orders_service.orders.models import Order, OrderHistory
 from orders_service.payments.models import PaymentEvent
+from tests.fakes.stripe_events import charge_refunded, deliver, event
 
 
 @pytest.fixture
