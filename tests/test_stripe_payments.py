@@ -240,3 +240,22 @@ def test_refunding_an_order_already_refunded_in_the_dashboard_refunds_it_here_to
     assert response.status_code == 200, response.get_json()
     assert Order.get_by_id(order["id"]).status == "refunded"
     assert len(stripe_fake.refunds) == 1
+
+
+def test_a_retry_after_the_unset_order_expired_is_409_not_a_canceled_order_with_a_secret(
+    stripe_client, stripe_fake, place, runner
+):
+    stripe_fake.mode = "fail"
+    assert place(key="cart-late").status_code == 502
+    stripe_fake.mode = None
+    order = Order.get()
+    Order.update(created_at=order.created_at.replace(year=order.created_at.year - 1)).execute()
+    assert runner.invoke(args=["orders", "expire", "--older-than", "24h"]).exit_code == 0
+    assert Order.get_by_id(order.id).status == "canceled"
+
+    retried = place(key="cart-late")
+
+    assert retried.status_code == 409
+    assert "canceled before its payment was set up" in retried.get_json()["message"]
+    assert Order.get_by_id(order.id).client_secret is None
+    assert stripe_fake.created_intents() == []

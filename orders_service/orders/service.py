@@ -146,7 +146,14 @@ def _resume(record, fingerprint, serialize):
     deadline = time.monotonic() + WAIT_FOR_KEY_SECONDS
     while record.response_code is None:
         if _take_over(record):
-            return Created(_set_up_payment(Order.get_by_id(record.order_id), record, serialize))
+            order = Order.get_by_id(record.order_id)
+            if order.status != "pending":
+                # Expired (canceled) while its payment was never set up: nothing to finish.
+                raise IdempotencyConflict(
+                    f"The order this key made was {order.status} before its payment was set "
+                    "up; place a new order with a new key."
+                )
+            return Created(_set_up_payment(order, record, serialize))
         if time.monotonic() > deadline:
             raise IdempotencyConflict(
                 "A request with this Idempotency-Key is still in progress; retry shortly.",
