@@ -6,14 +6,15 @@ from flask import Flask
 
 from . import cli, database
 from .config import Config, check
-from .extensions import Api
+from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
 from .payments import gateway
+from .payments.webhooks import blp as webhooks_blp
 from .products.routes import blp as products_blp
 
-MODULES = (products_blp, orders_blp, leads_blp, health_blp)
+MODULES = (products_blp, orders_blp, webhooks_blp, leads_blp, health_blp)
 MAX_BODY_BYTES = 1024 * 1024
 
 API_SETTINGS = {
@@ -48,6 +49,7 @@ def create_app(test_config=None):
         os.makedirs(app.instance_path, exist_ok=True)
 
     database.init_app(app)
+    app.url_map.converters["id"] = IdConverter
     api = Api(app)
     for blp in MODULES:
         api.register_blueprint(blp)

@@ -80,6 +80,43 @@ def simulate(order_id, outcome):
     click.echo(f"{event['id']} {event['type']}: {apply_event(event, source='local')}")
 
 
+@payments_cli.command("reconcile")
+def reconcile():
+    """Re-read the intents of pending orders and apply what the webhooks missed."""
+    from .payments.reconcile import reconcile_pending
+
+    changed = 0
+    for order_id, outcome in reconcile_pending():
+        click.echo(f"order {order_id}: {outcome}")
+        changed += outcome in {"paid", "canceled"}
+    click.echo(f"reconcile: {changed} orders changed.")
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        from .orders.housekeeping import parse_duration
+
+        try:
+            return parse_duration(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+@orders_cli.command("expire")
+@click.option("--older-than", type=Duration(), required=True, help="Like 30m, 24h or 7d.")
+def expire(older_than):
+    """Cancel pending orders older than --older-than, and their payment intents."""
+    from .orders.housekeeping import expire_unpaid
+
+    changed = 0
+    for order_id, outcome in expire_unpaid(older_than):
+        click.echo(f"order {order_id}: {outcome}")
+        changed += outcome == "canceled"
+    click.echo(f"expire: {changed} orders canceled.")
+
+
 def register(app):
     for command in (db_cli, payments_cli, orders_cli, seed, token):
         app.cli.add_command(command)

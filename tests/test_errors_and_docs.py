@@ -122,3 +122,32 @@ def test_docs_page_is_served(client):
     response = client.get("/docs")
     assert response.status_code == 200
     assert b"swagger" in response.data.lower()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+        "[" + "9" * 5000 + "]",
+        "[1e999999]",
+        '["\\ud800"]',
+    ],
+)
+def test_pathological_json_is_400_not_500(client, customer, body):
+    response = client.post(
+        "/orders/new", data=body, headers={**customer, "Content-Type": "application/json"}
+    )
+    assert_error(response, 400)
+
+
+@pytest.mark.parametrize(
+    "url", ["/orders/" + "9" * 30, "/orders/0", "/orders/-1", "/products/" + "9" * 20]
+)
+def test_ids_out_of_range_are_404(client, customer, url):
+    assert_error(client.get(url, headers=customer), 404)
+
+
+@pytest.mark.parametrize("query", ["starting_after=" + "9" * 30, "userId=" + "9" * 30])
+def test_cursors_out_of_range_are_400(client, admin, query):
+    assert_error(client.get(f"/orders?{query}", headers=admin), 400)
