@@ -1,14 +1,12 @@
 """The board's columns: rename, move, delete, unique names, lead counts, reorder with leads."""
 
-import logging
-
 import peewee
 import pytest
 
 from orders_service.database import db, migration_runner
 from orders_service.leads.models import LeadStatus
 
-from .leads_board import add_columns, add_lead
+from .leads_board import add_columns, add_lead, statements
 
 
 @pytest.fixture
@@ -142,10 +140,10 @@ def test_with_counts_adds_how_many_leads_each_column_holds(client, admin, board)
 
 def test_with_counts_is_one_query(client, admin, board, caplog):
     add_lead(client, admin, statusId=1)
-    with caplog.at_level(logging.DEBUG, logger="peewee"):
-        client.get("/leads/statuses?withCounts=true", headers=admin)
-    queries = [r for r in caplog.records if r.name == "peewee"]
-    assert len(queries) == 1, [r.getMessage() for r in queries]
+    queries = statements(
+        caplog, lambda: client.get("/leads/statuses?withCounts=true", headers=admin)
+    )
+    assert len(queries) == 1, queries
 
 
 @pytest.mark.parametrize("query", ["", "?withCounts=false", "?withCounts=0"])

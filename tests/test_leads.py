@@ -6,7 +6,7 @@ import pytest
 
 from orders_service.leads.models import Lead
 
-from .leads_board import add_columns, add_lead
+from .leads_board import add_columns, add_lead, statements
 
 
 @pytest.fixture
@@ -167,6 +167,12 @@ def test_patch_with_a_bad_body_is_400(client, admin, board, body):
     assert client.get(f"/leads/{lead['id']}", headers=admin).get_json() == lead
 
 
+@pytest.mark.parametrize("url", ["/leads/0", "/leads/99999999999999999999", "/leads/x"])
+def test_an_id_out_of_range_is_404_not_500(client, admin, board, url):
+    assert client.get(url, headers=admin).status_code == 404
+    assert client.patch("/leads/statuses" + url[6:], json={}, headers=admin).status_code == 404
+
+
 def test_patch_of_an_unknown_lead_is_404(client, admin, board):
     assert client.patch("/leads/99", json={"name": "X"}, headers=admin).status_code == 404
 
@@ -216,6 +222,12 @@ def test_the_list_defaults_to_20_and_has_no_link_on_the_last_page(client, admin,
     last = client.get("/leads?starting_after=2", headers=admin)
     assert [lead["id"] for lead in last.get_json()] == [1]
     assert "Link" not in last.headers
+
+
+def test_a_page_of_leads_is_one_query_whatever_its_size(client, admin, board, caplog):
+    for n in range(12):
+        add_lead(client, admin, f"Lead {n}")
+    assert len(statements(caplog, lambda: client.get("/leads?limit=10", headers=admin))) == 1
 
 
 def test_the_list_filters_by_column(client, admin, board):

@@ -87,7 +87,7 @@ class LeadStatuses(BoardView):
         return create_status(data["name"], data.get("status_order"))
 
 
-@blp.route("/statuses/<int:status_id>")
+@blp.route("/statuses/<id:status_id>")
 class LeadStatusById(BoardView):
     @blp.auth(admin=True)
     @blp.arguments(LeadStatusPatchSchema)
@@ -138,7 +138,7 @@ class Leads(BoardView):
         return lead, {"Location": url_for("leads.LeadById", lead_id=lead.id)}
 
 
-@blp.route("/<int:lead_id>")
+@blp.route("/<id:lead_id>")
 class LeadById(BoardView):
     @blp.auth(admin=True)
     @blp.response(200, LeadSchema)

@@ -2,10 +2,9 @@
 
 import marshmallow as ma
 
-from ..extensions import KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
+from ..extensions import MAX_ID, KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
 
 MAX_ORDER = 2**31 - 1
-MAX_ID = 2**63 - 1
 
 
 class LeadStatusSchema(Schema):
