@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import peewee
 
 from ..database import db, utcnow
+from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products.models import Product
 from .lifecycle import apply_transition, check_transition
@@ -107,7 +108,10 @@ def create_order(caller, items, currency, serialize, key=None):
     try:
         with db.atomic():
             order = Order.create(
-                user_id=caller.user_id, amount_in_cents=total, currency=currency, created_at=utcnow()
+                user_id=caller.user_id,
+                amount_in_cents=total,
+                currency=currency,
+                created_at=utcnow(),
             )
             OrderLine.insert_many(
                 [
@@ -121,7 +125,9 @@ def create_order(caller, items, currency, serialize, key=None):
                     for product, qty in cart
                 ]
             ).execute()
-            OrderHistory.create(order=order.id, to_status="pending", actor=caller.actor, at=utcnow())
+            OrderHistory.create(
+                order=order.id, to_status="pending", actor=caller.actor, at=utcnow()
+            )
             record = None
             if key:
                 record = IdempotencyKey.create(
@@ -168,7 +174,8 @@ def _take_over(record):
 def _set_up_payment(order, record, serialize):
     """Create the order's intent (the provider's own key makes this safe to repeat)."""
     try:
-        intent = current_gateway().create_intent(order)
+        with payment_call("create_intent"):
+            intent = current_gateway().create_intent(order)
     except PaymentError:
         if record is not None:
             IdempotencyKey.update(locked_at=KEY_RELEASED).where(
@@ -185,13 +192,12 @@ def _set_up_payment(order, record, serialize):
             IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
                 IdempotencyKey.id == record.id
             ).execute()
+    record_order_created()
     return body
 
 
-SIDE_EFFECTS = {
-    "canceled": lambda gateway, order: gateway.cancel_intent(order),
-    "refunded": lambda gateway, order: gateway.refund(order),
-}
+# The provider call each target status needs first, by the gateway method's name.
+SIDE_EFFECTS = {"canceled": "cancel_intent", "refunded": "refund"}
 
 
 def change_status(order, target, actor):
@@ -200,8 +206,8 @@ def change_status(order, target, actor):
     Raises TransitionRefused (nothing changed) or PaymentError (the order keeps its status).
     """
     if check_transition(order.status, target) and order.payment_intent_id:
-        effect = SIDE_EFFECTS.get(target)
-        if effect:
-            effect(current_gateway(), order)
+        operation = SIDE_EFFECTS.get(target)
+        if operation:
+            with payment_call(operation):
+                getattr(current_gateway(), operation)(order)
     return apply_transition(order.id, target, actor)
-
