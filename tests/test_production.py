@@ -1,7 +1,9 @@
 """Real gunicorn with the project's config and two workers: health, request ids and logs,
-secrets kept out of the logs, metrics across workers, CORS, offline /docs."""
+secrets kept out of the logs, metrics across workers, CORS, offline /docs, graceful SIGTERM."""
 
 import re
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from urllib.parse import urljoin
@@ -10,6 +12,8 @@ import pytest
 from conftest import CUSTOMER_ID, JWT_SECRET, bearer
 from prometheus_client.parser import text_string_to_metric_families
 from servers import Gunicorn, free_port, server_env
+
+from orders_service.orders.models import Order, OrderHistory, OrderLine
 
 pytestmark = pytest.mark.slow
 
@@ -213,3 +217,52 @@ def test_docs_serve_their_assets_locally(gunicorn):
         assert len(asset.body) > 1000
     assert {"text/javascript", "text/css"} <= kinds
     assert server.request("GET", "/openapi.json").status == 200
+
+
+def test_sigterm_during_a_burst_of_orders_leaves_every_201_complete(gunicorn, app, catalog):
+    server = gunicorn()
+    headers = bearer(app, CUSTOMER_ID)
+    burst, signal_after = 300, 60
+    answered = threading.Semaphore(0)
+    signaled_at = []
+
+    def place(_):
+        try:
+            reply = server.request("POST", "/orders/new", body=["3", "8"], headers=headers)
+        except OSError as error:  # refused or reset once the listener has closed
+            return type(error).__name__, None, time.monotonic()
+        answered.release()
+        return reply.status, reply.json(), time.monotonic()
+
+    def terminate():
+        for _ in range(signal_after):
+            answered.acquire()
+        signaled_at.append(time.monotonic())
+        server.signal()
+
+    killer = threading.Thread(target=terminate, daemon=True)
+    killer.start()
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(place, range(burst)))
+    killer.join(10)
+    exit_code = server.stop()
+
+    assert exit_code == 0, server.log()
+    statuses = {status for status, _, _ in results}
+    assert not {s for s in statuses if isinstance(s, int) and s != 201}, statuses
+    created = {body["id"]: body for status, body, _ in results if status == 201}
+    assert len(created) >= signal_after
+    assert any(at > signaled_at[0] for status, _, at in results if status == 201), (
+        "some orders in flight at SIGTERM should still have been answered"
+    )
+    assert len(created) < burst, "the server should have stopped before the burst ended"
+    with app.app_context():
+        stored = {order.id: order for order in Order.select()}
+        lines = {line.order_id for line in OrderLine.select()}
+        history = {row.order_id for row in OrderHistory.select()}
+    assert set(created) <= set(stored)
+    for order_id, order in stored.items():  # nothing half-written, answered or not
+        assert order.client_secret and order.payment_intent_id, order_id
+        assert order_id in lines and order_id in history, order_id
+    for order_id, body in created.items():
+        assert stored[order_id].client_secret == body["clientSecret"]
