@@ -45,6 +45,8 @@ def server_env(database_url, **overrides):
         PAYMENT_PROVIDER="local",
         WEB_CONCURRENCY="2",
         GUNICORN_THREADS="4",
+        # Requests here take milliseconds; a stop that hangs should not hold a test for 30 s.
+        GUNICORN_GRACEFUL_TIMEOUT="10",
         PYTHONUNBUFFERED="1",
     )
     env.update({name: str(value) for name, value in overrides.items()})

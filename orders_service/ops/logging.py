@@ -141,17 +141,19 @@ def init_app(app):
         if "request_id" not in g:  # the request failed before before_request ran
             g.request_id = uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = g.request_id
+        duration_ms = round(request_duration() * 1000, 2)
         access_log.info(
-            "%s %s %s",
+            "%s %s %s %.1fms",
             request.method,
             request.path,
             response.status_code,
+            duration_ms,
             extra={
                 "method": request.method,
                 "path": request.path,
                 "endpoint": request.url_rule.rule if request.url_rule else None,
                 "status": response.status_code,
-                "duration_ms": round(request_duration() * 1000, 2),
+                "duration_ms": duration_ms,
             },
         )
         return response
