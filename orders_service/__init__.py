@@ -6,16 +6,17 @@ from flask import Flask
 
 from . import cli, database
 from .config import Config, check
-from .extensions import Api
+from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
 from .ops import cors, docs, metrics
 from .ops import logging as request_logging
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
 from .payments import gateway
+from .payments.webhooks import blp as webhooks_blp
 from .products.routes import blp as products_blp
 
-MODULES = (products_blp, orders_blp, leads_blp, health_blp)
+MODULES = (products_blp, orders_blp, webhooks_blp, leads_blp, health_blp)
 MAX_BODY_BYTES = 1024 * 1024
 
 API_SETTINGS = {
@@ -29,7 +30,9 @@ API_SETTINGS = {
 }
 SPEC_OPTIONS = {
     "components": {
-        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        }
     },
 }
 
@@ -39,7 +42,9 @@ def create_app(test_config=None):
     app = Flask(__name__, instance_relative_config=True)
     app.json.sort_keys = False  # bodies keep the documented field order
     app.config.update(Config(app.instance_path).as_dict())
-    app.config.update(API_SETTINGS, API_SPEC_OPTIONS=SPEC_OPTIONS, MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(
+        API_SETTINGS, API_SPEC_OPTIONS=SPEC_OPTIONS, MAX_CONTENT_LENGTH=MAX_BODY_BYTES
+    )
     app.config.update(test_config or {})
     check(app.config)
     if app.config["DATABASE_URL"].startswith("sqlite"):
@@ -47,6 +52,7 @@ def create_app(test_config=None):
 
     request_logging.init_app(app)
     database.init_app(app)
+    app.url_map.converters["id"] = IdConverter
     api = Api(app)
     for blp in MODULES:
         api.register_blueprint(blp)

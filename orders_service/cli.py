@@ -2,7 +2,7 @@
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .auth import issue_token
 from .database import db, migration_runner
@@ -45,9 +45,12 @@ def db_status():
 
 
 @click.command("seed")
+@with_appcontext
 def seed():
     """Load the demo catalog (products already there are left alone)."""
-    rows = [{"sku": sku, "name": name, "price_in_cents": price} for sku, name, price in DEMO_CATALOG]
+    rows = [
+        {"sku": sku, "name": name, "price_in_cents": price} for sku, name, price in DEMO_CATALOG
+    ]
     with db.atomic():
         before = Product.select().count()
         Product.insert_many(rows).on_conflict_ignore().execute()
@@ -56,6 +59,7 @@ def seed():
 
 
 @click.command("token")
+@with_appcontext
 @click.option("--user-id", type=click.IntRange(min=1), required=True)
 @click.option("--admin", is_flag=True, help="Add the admin role.")
 @click.option("--ttl", type=click.IntRange(min=1), default=3600, show_default=True)
@@ -69,11 +73,48 @@ def token(user_id, admin, ttl):
 @click.argument("outcome", type=click.Choice(["succeeded", "failed", "canceled"]))
 def simulate(order_id, outcome):
     """Feed a payment event for ORDER_ID through the webhook's handling."""
-    from .payments.simulate import simulated_event
     from .payments.events import apply_event
+    from .payments.simulate import simulated_event
 
     event = simulated_event(order_id, outcome)
     click.echo(f"{event['id']} {event['type']}: {apply_event(event, source='local')}")
+
+
+@payments_cli.command("reconcile")
+def reconcile():
+    """Re-read the intents of pending orders and apply what the webhooks missed."""
+    from .payments.reconcile import reconcile_pending
+
+    changed = 0
+    for order_id, outcome in reconcile_pending():
+        click.echo(f"order {order_id}: {outcome}")
+        changed += outcome in {"paid", "canceled"}
+    click.echo(f"reconcile: {changed} orders changed.")
+
+
+class Duration(click.ParamType):
+    name = "duration"
+
+    def convert(self, value, param, ctx):
+        from .orders.housekeeping import parse_duration
+
+        try:
+            return parse_duration(value)
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+@orders_cli.command("expire")
+@click.option("--older-than", type=Duration(), required=True, help="Like 30m, 24h or 7d.")
+def expire(older_than):
+    """Cancel pending orders older than --older-than, and their payment intents."""
+    from .orders.housekeeping import expire_unpaid
+
+    changed = 0
+    for order_id, outcome in expire_unpaid(older_than):
+        click.echo(f"order {order_id}: {outcome}")
+        changed += outcome == "canceled"
+    click.echo(f"expire: {changed} orders canceled.")
 
 
 def register(app):

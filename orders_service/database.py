@@ -29,22 +29,46 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
 
 
-def make_database(url):
-    """A peewee database for `url`; SQLite gets WAL, foreign keys and write locks up front."""
+def make_database(url, pool_size=20):
+    """A peewee database for `url`.
+
+    SQLite gets WAL, foreign keys and write locks taken up front; PostgreSQL a pool per
+    process (a new server connection per request would cost more than the request).
+    """
     if url.startswith("sqlite"):
         # IMMEDIATE: a write transaction takes the lock when it starts, so two
         # read-then-write transactions never deadlock on the upgrade.
         return connect(url, pragmas=SQLITE_PRAGMAS, lock_type="IMMEDIATE")
-    return connect(url)
+    scheme, rest = url.split("://", 1)
+    if scheme not in {"postgres", "postgresql", "postgresql+pool"}:
+        return connect(url)
+    return connect(
+        f"postgresql+pool://{rest}",
+        prefer_psycopg3=True,
+        max_connections=pool_size,
+        stale_timeout=300,
+        timeout=10,
+        connect_timeout=5,
+    )
 
 
 def init_app(app):
-    db.initialize(make_database(app.config["DATABASE_URL"]))
+    db.initialize(make_database(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"]))
 
     @app.teardown_request
     def close_connection(exc):
         if not db.is_closed():
             db.close()
+
+
+def release_connection():
+    """Give the connection back (to the pool) before a slow call elsewhere, e.g. the provider.
+
+    Peewee reconnects on the next query, so a request holds a connection only while it
+    talks to the database, not while it waits on Stripe.
+    """
+    if not db.is_closed() and not db.in_transaction():
+        db.close()
 
 
 def is_sqlite():

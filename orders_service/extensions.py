@@ -13,6 +13,7 @@ from flask_smorest import Blueprint as BaseBlueprint
 from flask_smorest import abort
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
+from werkzeug.routing import IntegerConverter
 
 from .auth import require
 
@@ -76,10 +77,27 @@ class Api(BaseApi):
         return payload, 503, {"Retry-After": "2"}
 
 
+MAX_ID = 2**63 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<id:order_id>`: a positive 64-bit id; anything else is a 404, never an overflow."""
+
+    def __init__(self, url_map, min=1, max=MAX_ID):
+        super().__init__(url_map, min=min, max=max)
+
+
 class Parser(FlaskParser):
     """Validation errors are 400s; a body that is not JSON is a 415."""
 
     DEFAULT_VALIDATION_STATUS = 400
+
+    def load_json(self, req, schema):
+        try:
+            return super().load_json(req, schema)
+        except (RecursionError, ValueError):
+            # Nesting too deep for the parser, or an integer too long to convert.
+            abort(400, message="The body is not JSON this API can read (too deep or too large).")
 
     def _raw_load_json(self, req):
         if not is_json_request(req):
@@ -94,6 +112,23 @@ class Parser(FlaskParser):
 
 class Blueprint(BaseBlueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def arguments(self, schema, *, doc_schema=None, **kwargs):
+        """flask-smorest's arguments; `doc_schema` documents a body the schema alone can't.
+
+        (A cart item is a string, an integer or an object: marshmallow reads all three,
+        but only an explicit oneOf tells OpenAPI so.)
+        """
+        decorator = super().arguments(schema, **kwargs)
+        if doc_schema is None:
+            return decorator
+
+        def documented(func):
+            wrapper = decorator(func)
+            wrapper._apidoc["arguments"]["parameters"][-1]["schema"] = doc_schema
+            return wrapper
+
+        return documented
 
     def errors(self, *codes):
         """Document the error statuses a view may answer (each in the shared error shape)."""
@@ -164,7 +199,7 @@ class KeysetArgsSchema(Schema):
 
     limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
     starting_after = ma.fields.Integer(
-        data_key="starting_after", load_default=None, validate=ma.validate.Range(min=1)
+        data_key="starting_after", load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID)
     )
 
 

@@ -113,7 +113,7 @@ def admin(app):
 
 @pytest.fixture
 def catalog(runner):
-    """The demo catalog: ids 1–8 (see orders_service.cli.DEMO_CATALOG)."""
+    """The demo catalog: ids 1 to 8 (see orders_service.cli.DEMO_CATALOG)."""
     result = runner.invoke(args=["seed"])
     assert result.exit_code == 0, result.output
     return result
@@ -129,3 +129,40 @@ def place_order(client, customer, catalog):
         return response.get_json()
 
     return place
+
+
+# The Stripe provider against a loopback fake of Stripe's API (tests/fakes/stripe_api.py).
+WEBHOOK_SECRET = "whsec_test"
+
+
+@pytest.fixture
+def stripe_fake():
+    from tests.fakes.stripe_api import FakeStripe
+
+    fake = FakeStripe(api_key="sk_test_x").start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def stripe_config(stripe_fake):
+    """The settings of an app on the stripe provider, fast to give up in tests."""
+    return {
+        "PAYMENT_PROVIDER": "stripe",
+        "STRIPE_SECRET_KEY": "sk_test_x",
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "STRIPE_API_BASE": stripe_fake.url,
+        "PAYMENT_TIMEOUT_SECONDS": 1,
+        "PAYMENT_MAX_RETRIES": 1,
+    }
+
+
+@pytest.fixture
+def stripe_app(app, make_app, stripe_config):
+    """An app on the stripe provider (same database as `app`, emptied after the test)."""
+    return make_app(**stripe_config)
+
+
+@pytest.fixture
+def stripe_client(stripe_app):
+    return stripe_app.test_client()

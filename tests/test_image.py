@@ -10,7 +10,8 @@ import subprocess
 import sys
 
 import pytest
-from servers import ROOT, Gunicorn, server_env
+
+from tests.servers import ROOT, Gunicorn, server_env
 
 pytestmark = pytest.mark.slow
 

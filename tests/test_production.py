@@ -9,11 +9,11 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 import pytest
-from conftest import CUSTOMER_ID, JWT_SECRET, bearer
 from prometheus_client.parser import text_string_to_metric_families
-from servers import Gunicorn, free_port, server_env
 
 from orders_service.orders.models import Order, OrderHistory, OrderLine
+from tests.conftest import CUSTOMER_ID, JWT_SECRET, bearer
+from tests.servers import Gunicorn, free_port, server_env
 
 pytestmark = pytest.mark.slow
 

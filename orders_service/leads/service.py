@@ -30,8 +30,7 @@ def reorder(positions):
     with db.atomic():
         # Locking every column in one order makes concurrent reorders queue, not interleave.
         known = {
-            status.id
-            for status in locked(LeadStatus.select(LeadStatus.id).order_by(LeadStatus.id))
+            status.id for status in locked(LeadStatus.select(LeadStatus.id).order_by(LeadStatus.id))
         }
         unknown = sorted(set(new_order) - known)
         if unknown:

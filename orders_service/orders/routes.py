@@ -10,6 +10,7 @@ from ..payments.gateway import PaymentError
 from .lifecycle import TransitionRefused
 from .models import Order, OrderHistory
 from .schemas import (
+    CART_DOC_SCHEMA,
     HistorySchema,
     OrderItemSchema,
     OrderQueryArgsSchema,
@@ -72,7 +73,7 @@ class Orders(MethodView):
         return attach_lines(keyset_page(query, Order.id, args, headers)), headers
 
 
-@blp.route("/<int:order_id>")
+@blp.route("/<id:order_id>")
 class OrderById(MethodView):
     @blp.auth()
     @blp.response(200, OrderSchema, example=DOC_ORDER)
@@ -82,7 +83,7 @@ class OrderById(MethodView):
         return attach_lines([get_visible_order(order_id)])[0]
 
 
-@blp.route("/<int:order_id>/history")
+@blp.route("/<id:order_id>/history")
 class OrderHistoryById(MethodView):
     @blp.auth()
     @blp.response(200, HistorySchema(many=True))
@@ -98,6 +99,7 @@ class NewOrder(MethodView):
     @blp.auth()
     @blp.arguments(
         OrderItemSchema(many=True),
+        doc_schema=CART_DOC_SCHEMA,
         example=["3", "3", "8"],
         description="Product ids as strings or integers (a repeat adds one), "
         'or {"id": 3, "quantity": 2} objects.',

@@ -2,11 +2,16 @@
 
 import marshmallow as ma
 
-from ..extensions import KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
+from ..extensions import MAX_ID, KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
 from .lifecycle import STATUSES, normalize_status
 
 MAX_ITEMS = 100
-MAX_ID = 2**63 - 1
+
+
+PRODUCT_ID_DOC = [
+    {"type": "string", "pattern": "^[0-9]{1,18}$", "description": "A product id"},
+    {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+]
 
 
 class ProductId(ma.fields.Field):
@@ -37,7 +42,7 @@ class Status(ma.fields.String):
 class OrderItemSchema(Schema):
     """One cart item: a bare product id, or {id, quantity}."""
 
-    id = ProductId(required=True)
+    id = ProductId(required=True, metadata={"oneOf": PRODUCT_ID_DOC})
     quantity = StrictInteger(load_default=1, validate=ma.validate.Range(min=1, max=1000))
 
     @ma.pre_load(pass_collection=True)
@@ -49,6 +54,16 @@ class OrderItemSchema(Schema):
         if not 1 <= len(data) <= MAX_ITEMS:
             raise ma.ValidationError(f"An order has 1 to {MAX_ITEMS} items, not {len(data)}.")
         return [item if isinstance(item, dict) else {"id": item} for item in data]
+
+
+CART_DOC_SCHEMA = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": MAX_ITEMS,
+    "items": {
+        "oneOf": [*PRODUCT_ID_DOC, OrderItemSchema],
+    },
+}
 
 
 class OrderLineSchema(Schema):

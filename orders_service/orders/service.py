@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import peewee
 
-from ..database import db, utcnow
+from ..database import db, release_connection, utcnow
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products.models import Product
@@ -147,7 +147,14 @@ def _resume(record, fingerprint, serialize):
     deadline = time.monotonic() + WAIT_FOR_KEY_SECONDS
     while record.response_code is None:
         if _take_over(record):
-            return Created(_set_up_payment(Order.get_by_id(record.order_id), record, serialize))
+            order = Order.get_by_id(record.order_id)
+            if order.status != "pending":
+                # Expired (canceled) while its payment was never set up: nothing to finish.
+                raise IdempotencyConflict(
+                    f"The order this key made was {order.status} before its payment was set "
+                    "up; place a new order with a new key."
+                )
+            return Created(_set_up_payment(order, record, serialize))
         if time.monotonic() > deadline:
             raise IdempotencyConflict(
                 "A request with this Idempotency-Key is still in progress; retry shortly.",
@@ -173,6 +180,7 @@ def _take_over(record):
 
 def _set_up_payment(order, record, serialize):
     """Create the order's intent (the provider's own key makes this safe to repeat)."""
+    release_connection()
     try:
         with payment_call("create_intent"):
             intent = current_gateway().create_intent(order)
@@ -208,6 +216,7 @@ def change_status(order, target, actor):
     if check_transition(order.status, target) and order.payment_intent_id:
         operation = SIDE_EFFECTS.get(target)
         if operation:
+            release_connection()
             with payment_call(operation):
                 getattr(current_gateway(), operation)(order)
     return apply_transition(order.id, target, actor)

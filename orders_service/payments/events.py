@@ -20,11 +20,12 @@ def intent_id_of(event_type, obj):
     return obj.get("payment_intent") if event_type.startswith("charge.") else obj.get("id")
 
 
-def apply_event(event, source="stripe"):
+def apply_event(event, source="stripe", actor=None):
     """Apply one event to its order; returns what happened (also stored with the event id).
 
     The event id is recorded in the same transaction as the order change, so a repeat
-    delivery, however concurrent, changes nothing.
+    delivery, however concurrent, changes nothing. The history actor is `source:<event id>`
+    unless `actor` is given.
     """
     event_type = event["type"]
     if event_type not in HANDLED:
@@ -35,14 +36,15 @@ def apply_event(event, source="stripe"):
                 PaymentEvent.create(id=event["id"], type=event_type, outcome="received")
         except peewee.IntegrityError:
             return "duplicate"
-        outcome, order_id = _apply(event, event_type, event["data"]["object"], source)
+        actor = actor or f"{source}:{event['id']}"
+        outcome, order_id = _apply(event_type, event["data"]["object"], actor)
         PaymentEvent.update(outcome=outcome[:255], order=order_id).where(
             PaymentEvent.id == event["id"]
         ).execute()
     return outcome
 
 
-def _apply(event, event_type, obj, source):
+def _apply(event_type, obj, actor):
     intent_id = intent_id_of(event_type, obj)
     order = locked(Order.select().where(Order.payment_intent_id == intent_id)).first()
     if order is None:
@@ -59,7 +61,7 @@ def _apply(event, event_type, obj, source):
         return f"failure recorded: {reason}", order.id
     target = TARGETS[event_type]
     try:
-        _, changed = apply_transition(order.id, target, f"{source}:{event['id']}")
+        _, changed = apply_transition(order.id, target, actor)
     except TransitionRefused as refused:
         return f"ignored: order is {refused.current}", order.id
     return (target if changed else f"no change: already {target}"), order.id

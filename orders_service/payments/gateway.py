@@ -21,9 +21,10 @@ class PaymentError(Exception):
 
     status = 502
 
-    def __init__(self, message):
+    def __init__(self, message, code=None):
         super().__init__(message)
         self.message = message
+        self.code = code  # the provider's own error code, when it gave one
 
 
 class PaymentUnavailable(PaymentError):

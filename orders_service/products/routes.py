@@ -52,7 +52,7 @@ class Products(MethodView):
         return save(None, data)
 
 
-@blp.route("/<int:product_id>")
+@blp.route("/<id:product_id>")
 class ProductById(MethodView):
     @blp.auth(optional=True)
     @blp.response(200, ProductSchema)

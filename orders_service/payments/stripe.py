@@ -1,0 +1,122 @@
+"""The Stripe provider: one PaymentIntent per order through the SDK's StripeClient."""
+
+import logging
+
+import stripe
+
+from .gateway import Intent, PaymentError, PaymentGateway, PaymentRefused, PaymentUnavailable
+
+log = logging.getLogger(__name__)
+
+# Pinned, so that upgrading the SDK within its range never changes what Stripe sends us.
+STRIPE_API_VERSION = "2026-10-28.endive"
+# Every provider call, retries and the SDK's back-off between them included, ends within this;
+# SPEC promises an answer within 30 s.
+CALL_BUDGET_SECONDS = 24.0
+UNEXPECTED_STATE = "payment_intent_unexpected_state"
+ALREADY_REFUNDED = "charge_already_refunded"
+
+
+def attempt_timeout(config):
+    """Seconds one attempt may take: PAYMENT_TIMEOUT_SECONDS, cut so all attempts fit the budget."""
+    attempts = config["PAYMENT_MAX_RETRIES"] + 1
+    return min(float(config["PAYMENT_TIMEOUT_SECONDS"]), CALL_BUDGET_SECONDS / attempts)
+
+
+def build_client(config):
+    """One StripeClient for the app, from its config."""
+    base = config.get("STRIPE_API_BASE")
+    return stripe.StripeClient(
+        config["STRIPE_SECRET_KEY"],
+        stripe_version=STRIPE_API_VERSION,
+        max_network_retries=config["PAYMENT_MAX_RETRIES"],
+        http_client=stripe.RequestsClient(timeout=attempt_timeout(config)),
+        base_addresses={"api": base.rstrip("/")} if base else None,
+    )
+
+
+def translated(error):
+    """The gateway's error for an SDK error: 503 unreachable, 409 Stripe says no, else 502."""
+    message = error.user_message or str(error) or type(error).__name__
+    if isinstance(error, stripe.APIConnectionError | stripe.RateLimitError):
+        return PaymentUnavailable(f"Stripe could not be reached: {message}")
+    status = error.http_status or 0
+    if isinstance(error, stripe.CardError | stripe.InvalidRequestError) and status < 500:
+        return PaymentRefused(message, error.code)
+    return PaymentError(message, error.code)
+
+
+def idempotency_key(order, action):
+    """The same key for the same action on the same order, so no retry does it twice."""
+    return f"order-{order.id}-{action}"
+
+
+def as_intent(payment_intent):
+    obj = payment_intent.to_dict()
+    error = obj.get("last_payment_error") or {}
+    return Intent(
+        id=obj["id"],
+        status=obj["status"],
+        amount=obj["amount"],
+        currency=obj["currency"],
+        client_secret=obj.get("client_secret"),
+        last_error=error.get("message"),
+    )
+
+
+class StripeGateway(PaymentGateway):
+    name = "stripe"
+
+    def __init__(self, config):
+        self.client = build_client(config)
+
+    def create_intent(self, order):
+        params = {
+            "amount": order.amount_in_cents,
+            "currency": order.currency,
+            "metadata": {"order_id": str(order.id), "user_id": str(order.user_id)},
+            "automatic_payment_methods": {"enabled": True},
+        }
+        return as_intent(self._call("intent", self.client.v1.payment_intents.create, params, order))
+
+    def cancel_intent(self, order):
+        try:
+            obj = self._call(
+                "cancel",
+                self.client.v1.payment_intents.cancel,
+                {},
+                order,
+                order.payment_intent_id,
+            )
+        except PaymentRefused as refused:
+            # Canceled already (in the dashboard, or by a run that lost its answer): done.
+            if refused.code == UNEXPECTED_STATE:
+                intent = self.retrieve_intent(order.payment_intent_id)
+                if intent.status == "canceled":
+                    return intent
+            raise
+        return as_intent(obj)
+
+    def refund(self, order):
+        params = {"payment_intent": order.payment_intent_id}
+        try:
+            return self._call("refund", self.client.v1.refunds.create, params, order).id
+        except PaymentRefused as refused:
+            # Refunded in full already (in the dashboard): the order may follow.
+            if refused.code == ALREADY_REFUNDED:
+                return None
+            raise
+
+    def retrieve_intent(self, intent_id):
+        try:
+            return as_intent(self.client.v1.payment_intents.retrieve(intent_id))
+        except stripe.StripeError as error:
+            raise translated(error) from error
+
+    def _call(self, action, method, params, order, *args):
+        options = {"idempotency_key": idempotency_key(order, action)}
+        try:
+            return method(*args, params=params, options=options)
+        except stripe.StripeError as error:
+            log.warning("stripe %s for order %s failed: %r", action, order.id, error)
+            raise translated(error) from error

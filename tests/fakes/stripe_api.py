@@ -1,0 +1,245 @@
+"""A loopback fake of the part of Stripe's API the service uses."""
+
+import itertools
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
+
+CANCELABLE = {
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict
+    form: dict = field(default_factory=dict)
+
+
+class StripeRefusal(Exception):
+    def __init__(self, status, message, code=None, kind="invalid_request_error"):
+        super().__init__(message)
+        self.body = {"error": {"type": kind, "code": code, "message": message}}
+        self.status = status
+
+
+def nested(pairs):
+    """Stripe's form encoding (`metadata[order_id]=7`) back into dicts."""
+    result = {}
+    for key, value in pairs:
+        parts = re.findall(r"[^\[\]]+", key)
+        target = result
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return result
+
+
+class FakeStripe:
+    """Payment intents and refunds in memory; `mode` makes it fail ("fail") or hang ("hang")."""
+
+    def __init__(self, api_key="sk_test_x"):
+        self.api_key = api_key
+        self.intents = {}
+        self.refunds = []
+        self.requests = []
+        self.mode = None
+        self.hang_seconds = 5.0
+        self._replies = {}  # Idempotency-Key -> (form, status, body)
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.server.daemon_threads = True
+        self.server.block_on_close = False
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._released.set()  # wake handlers that are hanging
+        self.server.shutdown()
+        self.server.server_close()
+
+    # Test controls
+
+    def set_status(self, intent_id, status, error_message=None):
+        with self._lock:
+            self.intents[intent_id]["status"] = status
+            if error_message:
+                self.intents[intent_id]["last_payment_error"] = {"message": error_message}
+        return dict(self.intents[intent_id])
+
+    def calls(self, method, path_pattern):
+        return [
+            r for r in self.requests if r.method == method and re.fullmatch(path_pattern, r.path)
+        ]
+
+    def created_intents(self):
+        return list(self.intents.values())
+
+    # The API
+
+    def handle(self, method, path, headers, form):
+        """(status, body) for one request, as Stripe would answer it."""
+        if headers.get("authorization") != f"Bearer {self.api_key}":
+            raise StripeRefusal(401, "Invalid API Key provided.")
+        key = headers.get("idempotency-key")
+        if method == "POST" and key:
+            with self._lock:
+                if key in self._replies:
+                    first_form, status, body = self._replies[key]
+                    if first_form != form:
+                        raise StripeRefusal(
+                            400,
+                            "Keys for idempotent requests can only be used with the "
+                            "same parameters they were first used with.",
+                            kind="idempotency_error",
+                        )
+                    return status, body
+        try:
+            status, body = 200, self._route(method, path, form)
+        except StripeRefusal as refusal:
+            status, body = refusal.status, refusal.body
+        if method == "POST" and key:
+            with self._lock:
+                self._replies[key] = (form, status, body)
+        return status, body
+
+    def _route(self, method, path, form):
+        if method == "POST" and path == "/v1/payment_intents":
+            return self._create_intent(form)
+        if method == "POST" and path == "/v1/refunds":
+            return self._refund(form)
+        match = re.fullmatch(r"/v1/payment_intents/([^/]+)(/cancel)?", path)
+        if match:
+            intent = self.intents.get(match[1])
+            if intent is None:
+                raise StripeRefusal(
+                    404, f"No such payment_intent: '{match[1]}'", "resource_missing"
+                )
+            if method == "GET" and not match[2]:
+                return intent
+            if method == "POST" and match[2]:
+                return self._cancel(intent)
+        raise StripeRefusal(404, f"Unrecognized request URL ({method}: {path}).")
+
+    def _create_intent(self, form):
+        intent_id = f"pi_fake{next(self._ids):06d}"
+        intent = {
+            "id": intent_id,
+            "object": "payment_intent",
+            "amount": int(form["amount"]),
+            "currency": form["currency"],
+            "status": "requires_payment_method",
+            "client_secret": f"{intent_id}_secret_fake",
+            "metadata": form.get("metadata", {}),
+            "automatic_payment_methods": {
+                "enabled": form.get("automatic_payment_methods", {}).get("enabled") == "true"
+            },
+            "last_payment_error": None,
+            "created": int(time.time()),
+        }
+        with self._lock:
+            self.intents[intent_id] = intent
+        return intent
+
+    def _cancel(self, intent):
+        with self._lock:
+            if intent["status"] not in CANCELABLE:
+                raise StripeRefusal(
+                    400,
+                    "You cannot cancel this PaymentIntent because it has a status of "
+                    f"{intent['status']}.",
+                    "payment_intent_unexpected_state",
+                )
+            intent["status"] = "canceled"
+            return intent
+
+    def _refund(self, form):
+        intent = self.intents.get(form.get("payment_intent"))
+        if intent is None:
+            raise StripeRefusal(404, "No such payment_intent.", "resource_missing")
+        with self._lock:
+            if any(r["payment_intent"] == intent["id"] for r in self.refunds):
+                raise StripeRefusal(
+                    400, "Charge has already been refunded.", "charge_already_refunded"
+                )
+            if intent["status"] != "succeeded":
+                raise StripeRefusal(
+                    400, "This PaymentIntent does not have a successful charge to refund."
+                )
+            refund = {
+                "id": f"re_fake{next(self._ids):06d}",
+                "object": "refund",
+                "amount": intent["amount"],
+                "currency": intent["currency"],
+                "payment_intent": intent["id"],
+                "status": "succeeded",
+            }
+            self.refunds.append(refund)
+        return refund
+
+    def _handler_class(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self):
+                self._serve("GET")
+
+            def do_POST(self):
+                self._serve("POST")
+
+            def _serve(self, method):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                path, _, query = self.path.partition("?")
+                form = nested(parse_qsl(raw or query, keep_blank_values=True))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                fake.requests.append(Recorded(method, path, headers, form))
+                if fake.mode == "fail":
+                    status, body = 500, {"error": {"type": "api_error", "message": "Fake outage."}}
+                else:
+                    try:
+                        status, body = fake.handle(method, path, headers, form)
+                    except StripeRefusal as refusal:
+                        status, body = refusal.status, refusal.body
+                if fake.mode == "hang":
+                    # The work is done but the answer is lost: a retry must not do it twice.
+                    fake._released.wait(fake.hang_seconds)
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.send_header("Request-Id", f"req_fake{next(fake._ids)}")
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, format, *args):
+                pass  # keep test output quiet
+
+        return Handler
+
+
+def closed_port_url():
+    """A loopback URL nothing listens on: connections are refused."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

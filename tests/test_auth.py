@@ -1,0 +1,147 @@
+"""Bearer tokens: every way a token can be wrong is a 401 with WWW-Authenticate."""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import json
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import JWT_SECRET
+
+NOW = datetime.datetime.now(datetime.UTC)
+
+
+def token_for(claims, key=JWT_SECRET, algorithm="HS256", headers=None):
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+def get_orders(client, token):
+    return client.get("/orders", headers={"Authorization": f"Bearer {token}"})
+
+
+def assert_unauthorized(response):
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    body = response.get_json()
+    assert body["code"] == 401 and body["message"]
+
+
+def test_no_token_is_401(client):
+    assert_unauthorized(client.get("/orders"))
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearer not.a.jwt", "token abc"]
+)
+def test_malformed_authorization_is_401(client, header):
+    assert_unauthorized(client.get("/orders", headers={"Authorization": header}))
+
+
+def test_expired_token_is_401(client):
+    token = token_for({"sub": "7", "exp": NOW - datetime.timedelta(seconds=5)})
+    response = get_orders(client, token)
+    assert_unauthorized(response)
+    assert "expired" in response.get_json()["message"]
+
+
+def test_token_signed_with_another_key_is_401(client):
+    token = token_for({"sub": "7", "exp": NOW + datetime.timedelta(hours=1)}, key="x" * 40)
+    assert_unauthorized(get_orders(client, token))
+
+
+def test_alg_none_is_401(client):
+    token = jwt.encode(
+        {"sub": "7", "exp": NOW + datetime.timedelta(hours=1), "roles": ["admin"]},
+        None,
+        algorithm="none",
+    )
+    assert_unauthorized(get_orders(client, token))
+
+
+@pytest.mark.parametrize("missing", ["sub", "exp"])
+def test_a_required_claim_missing_is_401(client, missing):
+    claims = {"sub": "7", "exp": NOW + datetime.timedelta(hours=1)}
+    del claims[missing]
+    assert_unauthorized(get_orders(client, token_for(claims)))
+
+
+@pytest.mark.parametrize("sub", ["abc", "7.5", "-3", "0", True, 7.5, ["7"]])
+def test_a_sub_that_is_not_a_user_id_is_401(client, sub):
+    assert_unauthorized(
+        get_orders(client, token_for({"sub": sub, "exp": NOW + datetime.timedelta(hours=1)}))
+    )
+
+
+@pytest.mark.parametrize("sub", [7, "7"])
+def test_sub_may_be_an_integer_or_a_string_of_digits(client, sub):
+    token = token_for({"sub": sub, "exp": NOW + datetime.timedelta(hours=1)})
+    assert get_orders(client, token).status_code == 200
+
+
+def test_the_admin_role_makes_an_admin(client, customer):
+    claims = {"sub": "1", "exp": NOW + datetime.timedelta(hours=1)}
+    assert client.get("/leads/statuses", headers=customer).status_code == 403
+    admin = token_for({**claims, "roles": ["admin"]})
+    response = client.get("/leads/statuses", headers={"Authorization": f"Bearer {admin}"})
+    assert response.status_code == 200
+
+
+def test_audience_and_issuer_are_checked_when_configured(make_app):
+    app = make_app(JWT_AUDIENCE="orders", JWT_ISSUER="https://id.example")
+    client = app.test_client()
+    base = {"sub": "7", "exp": NOW + datetime.timedelta(hours=1)}
+    good = token_for({**base, "aud": "orders", "iss": "https://id.example"})
+    assert get_orders(client, good).status_code == 200
+    wrong_aud = token_for({**base, "aud": "billing", "iss": "https://id.example"})
+    assert_unauthorized(get_orders(client, wrong_aud))
+    wrong_iss = token_for({**base, "aud": "orders", "iss": "https://evil.example"})
+    assert_unauthorized(get_orders(client, wrong_iss))
+
+
+@pytest.fixture(scope="module")
+def rsa_keys():
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return private, public_pem.decode()
+
+
+def test_rs256_issuer_keys_verify_and_hs_confusion_is_refused(make_app, rsa_keys):
+    private, public_pem = rsa_keys
+    app = make_app(JWT_SECRET=None, JWT_PUBLIC_KEY=public_pem, JWT_ALGORITHM="RS256")
+    client = app.test_client()
+    claims = {"sub": "7", "exp": NOW + datetime.timedelta(hours=1)}
+    assert get_orders(client, token_for(claims, private, "RS256")).status_code == 200
+    # An attacker signs HS256 with the public key as the HMAC secret (PyJWT won't, so by hand).
+    assert_unauthorized(get_orders(client, hs256_by_hand(claims, public_pem.encode())))
+
+
+def hs256_by_hand(claims, secret):
+    def b64(data):
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    payload = {**claims, "exp": int(claims["exp"].timestamp())}
+    signing_input = (
+        b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+        + b"."
+        + b64(json.dumps(payload).encode())
+    )
+    signature = hmac.new(secret, signing_input, hashlib.sha256).digest()
+    return (signing_input + b"." + b64(signature)).decode()
+
+
+def test_token_command_prints_a_token_the_api_accepts(app, runner, client):
+    result = runner.invoke(args=["token", "--user-id", "42", "--admin", "--ttl", "60"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip()
+    claims = jwt.decode(token, JWT_SECRET, algorithms=["HS256"], options={"verify_sub": False})
+    assert claims["sub"] == "42" and claims["roles"] == ["admin"]
+    assert claims["exp"] - claims["iat"] == 60
+    response = client.get("/leads/statuses", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200

@@ -1,0 +1,153 @@
+"""Every error is JSON with a message; bad input is never a 5xx; the API describes itself."""
+
+import pytest
+
+
+def assert_error(response, code):
+    assert response.status_code == code
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert body["code"] == code and body["status"] and body["message"]
+    return body
+
+
+def test_unknown_url_is_json_404(client):
+    assert_error(client.get("/no/such/thing"), 404)
+
+
+def test_wrong_method_is_json_405_with_allow(client):
+    response = client.delete("/orders/new")
+    assert_error(response, 405)
+    assert "POST" in response.headers["Allow"]
+
+
+def test_an_unexpected_failure_is_json_500_without_details(make_app, migrated):
+    app = make_app()
+
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("secret internals")
+
+    body = assert_error(app.test_client().get("/boom"), 500)
+    assert "secret" not in body["message"]
+
+
+def test_malformed_json_is_400(client, customer):
+    response = client.post(
+        "/orders/new", data='["3",', headers={**customer, "Content-Type": "application/json"}
+    )
+    assert "not valid JSON" in assert_error(response, 400)["message"]
+
+
+def test_invalid_utf8_is_400(client, customer):
+    response = client.post(
+        "/orders/new", data=b'["\xff"]', headers={**customer, "Content-Type": "application/json"}
+    )
+    assert_error(response, 400)
+
+
+def test_a_body_that_is_not_json_is_415(client, customer):
+    response = client.post(
+        "/orders/new", data="3,3,8", headers={**customer, "Content-Type": "text/csv"}
+    )
+    assert_error(response, 415)
+
+
+def test_a_missing_body_is_400(client, customer):
+    assert_error(client.post("/orders/new", headers=customer), 400)
+
+
+def test_a_body_over_1_mib_is_413(client, customer):
+    body = '["3"' + ',"3"' * 300_000 + "]"
+    response = client.post(
+        "/orders/new", data=body, headers={**customer, "Content-Type": "application/json"}
+    )
+    assert_error(response, 413)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"orderId": 1e400, "status": "paid"}',
+        '{"orderId": 99999999999999999999999, "status": "x"}',
+        '{"orderId": null, "status": null}',
+        "[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]",
+        '"\\u0000"',
+    ],
+)
+def test_odd_json_is_400_not_500(client, admin, body):
+    response = client.post(
+        "/orders/status-update", data=body, headers={**admin, "Content-Type": "application/json"}
+    )
+    assert_error(response, 400)
+
+
+def test_validation_errors_name_the_fields(client, admin):
+    body = assert_error(
+        client.post("/orders/status-update", json={"orderId": "x"}, headers=admin), 400
+    )
+    assert set(body["errors"]["json"]) == {"orderId", "status"}
+    assert "orderId" in body["message"]
+
+
+def test_openapi_describes_every_endpoint_with_the_documented_examples(client):
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    spec = response.get_json()
+    assert {
+        "/orders",
+        "/orders/{order_id}",
+        "/orders/{order_id}/history",
+        "/orders/new",
+        "/orders/status-update",
+        "/products",
+        "/products/{product_id}",
+        "/leads/statuses",
+        "/leads/statuses/order",
+        "/healthz",
+        "/readyz",
+    } <= set(spec["paths"])
+    new = spec["paths"]["/orders/new"]["post"]
+    assert new["requestBody"]["content"]["application/json"]["example"] == ["3", "3", "8"]
+    assert {"201", "400", "401", "409"} <= set(new["responses"])
+    update = spec["paths"]["/orders/status-update"]["post"]
+    assert update["requestBody"]["content"]["application/json"]["example"] == {
+        "orderId": 123,
+        "status": "Pending",
+    }
+    assert "bearerAuth" in spec["components"]["securitySchemes"]
+
+
+def test_docs_page_is_served(client):
+    response = client.get("/docs")
+    assert response.status_code == 200
+    assert b"swagger" in response.data.lower()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 50_000 + "1" + "}" * 50_000,
+        "[" + "9" * 5000 + "]",
+        "[1e999999]",
+        '["\\ud800"]',
+    ],
+)
+def test_pathological_json_is_400_not_500(client, customer, body):
+    response = client.post(
+        "/orders/new", data=body, headers={**customer, "Content-Type": "application/json"}
+    )
+    assert_error(response, 400)
+
+
+@pytest.mark.parametrize(
+    "url", ["/orders/" + "9" * 30, "/orders/0", "/orders/-1", "/products/" + "9" * 20]
+)
+def test_ids_out_of_range_are_404(client, customer, url):
+    assert_error(client.get(url, headers=customer), 404)
+
+
+@pytest.mark.parametrize("query", ["starting_after=" + "9" * 30, "userId=" + "9" * 30])
+def test_cursors_out_of_range_are_400(client, admin, query):
+    assert_error(client.get(f"/orders?{query}", headers=admin), 400)

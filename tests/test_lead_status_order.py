@@ -1,0 +1,93 @@
+"""The documented PUT /leads/statuses/order: all at once or not at all."""
+
+import pytest
+
+from orders_service.leads.models import LeadStatus
+
+
+@pytest.fixture
+def board(client, admin):
+    names = ["New", "Contacted", "Qualified", "Won"]
+    return [
+        client.post("/leads/statuses", json={"name": name}, headers=admin).get_json()
+        for name in names
+    ]
+
+
+def orders_now():
+    return {s.id: s.status_order for s in LeadStatus.select()}
+
+
+def test_columns_are_created_at_the_end_and_listed_in_order(client, admin, board):
+    assert [s["statusOrder"] for s in board] == [0, 1, 2, 3]
+    response = client.get("/leads/statuses", headers=admin)
+    assert response.status_code == 200
+    assert [s["name"] for s in response.get_json()] == ["New", "Contacted", "Qualified", "Won"]
+
+
+def test_a_column_may_be_created_at_a_given_place(client, admin, board):
+    body = {"name": "Lost", "statusOrder": 1}
+    created = client.post("/leads/statuses", json=body, headers=admin).get_json()
+    names = [s["name"] for s in client.get("/leads/statuses", headers=admin).get_json()]
+    assert created["statusOrder"] == 1
+    assert names == ["New", "Contacted", "Lost", "Qualified", "Won"]  # ties by id
+
+
+def test_reorder_applies_every_position_and_answers_every_status(client, admin, board):
+    body = [{"id": 4, "statusOrder": 0}, {"id": 1, "statusOrder": 3}]
+    body += [{"id": 2, "statusOrder": 2}, {"id": 3, "statusOrder": 1}]
+    response = client.put("/leads/statuses/order", json=body, headers=admin)
+    assert response.status_code == 200
+    assert response.get_json() == [
+        {"id": 4, "name": "Won", "statusOrder": 0},
+        {"id": 3, "name": "Qualified", "statusOrder": 1},
+        {"id": 2, "name": "Contacted", "statusOrder": 2},
+        {"id": 1, "name": "New", "statusOrder": 3},
+    ]
+
+
+def test_the_api_pages_single_object_body_works(client, admin, board):
+    response = client.put("/leads/statuses/order", json={"id": 1, "statusOrder": 9}, headers=admin)
+    assert response.status_code == 200
+    assert response.get_json()[-1] == {"id": 1, "name": "New", "statusOrder": 9}
+
+
+def test_unknown_ids_are_404_by_name_and_nothing_changes(client, admin, board):
+    before = orders_now()
+    body = [{"id": 1, "statusOrder": 3}, {"id": 77, "statusOrder": 0}, {"id": 78, "statusOrder": 1}]
+    response = client.put("/leads/statuses/order", json=body, headers=admin)
+    assert response.status_code == 404
+    assert "77, 78" in response.get_json()["message"]
+    assert orders_now() == before
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ([{"id": 1, "statusOrder": 1}, {"id": 1, "statusOrder": 2}], "Repeated id: 1"),
+        ([{"id": 1, "statusOrder": 1}, {"id": 2, "statusOrder": 1}], "Repeated statusOrder: 1"),
+        ([], "at least one"),
+        ([{"id": 1}], "statusOrder"),
+        ([{"statusOrder": 1}], "id"),
+        ([{"id": "1", "statusOrder": 1}], "id"),
+        ([{"id": 1, "statusOrder": 1.5}], "statusOrder"),
+        ([{"id": 1, "statusOrder": -1}], "statusOrder"),
+        ([{"id": 1, "statusOrder": 1, "name": "x"}], "name"),
+        ("1", "Invalid"),
+        ([1, 2], "Invalid"),
+    ],
+)
+def test_malformed_bodies_are_400_and_nothing_changes(client, admin, board, body, message):
+    before = orders_now()
+    response = client.put("/leads/statuses/order", json=body, headers=admin)
+    assert response.status_code == 400, response.get_json()
+    assert message in response.get_json()["message"]
+    assert orders_now() == before
+
+
+def test_lead_statuses_are_for_admins(client, customer, board):
+    body = [{"id": 1, "statusOrder": 1}]
+    assert client.get("/leads/statuses", headers=customer).status_code == 403
+    assert client.post("/leads/statuses", json={"name": "X"}, headers=customer).status_code == 403
+    assert client.put("/leads/statuses/order", json=body, headers=customer).status_code == 403
+    assert client.put("/leads/statuses/order", json=body).status_code == 401

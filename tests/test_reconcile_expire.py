@@ -1,0 +1,120 @@
+"""Cron commands: `payments reconcile` applies what webhooks missed, `orders expire` cancels."""
+
+import datetime
+
+import pytest
+
+from orders_service.orders.models import Order, OrderHistory
+
+
+@pytest.fixture
+def stripe_runner(stripe_app):
+    return stripe_app.test_cli_runner()
+
+
+@pytest.fixture
+def place(stripe_client, customer, catalog):
+    def place():
+        response = stripe_client.post("/orders/new", json=["3"], headers=customer)
+        assert response.status_code == 201, response.get_json()
+        return Order.get_by_id(response.get_json()["id"])
+
+    return place
+
+
+def age(order, hours):
+    created = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    created -= datetime.timedelta(hours=hours)
+    Order.update(created_at=created).where(Order.id == order.id).execute()
+
+
+def run(runner, *args):
+    result = runner.invoke(args=list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_reconcile_applies_a_success_the_webhook_missed_once(stripe_runner, stripe_fake, place):
+    missed, untouched = place(), place()
+    stripe_fake.set_status(missed.payment_intent_id, "succeeded")
+
+    first = run(stripe_runner, "payments", "reconcile")
+    second = run(stripe_runner, "payments", "reconcile")
+
+    assert f"order {missed.id}: paid" in first
+    assert "1 orders changed" in first
+    assert "0 orders changed" in second
+    assert Order.get_by_id(missed.id).status == "paid"
+    assert Order.get_by_id(untouched.id).status == "pending"
+    last = OrderHistory.select().where(OrderHistory.order == missed.id).order_by(OrderHistory.id)
+    assert [row.to_status for row in last] == ["pending", "paid"]
+
+
+def test_reconcile_applies_a_cancel_made_in_stripe(stripe_runner, stripe_fake, place):
+    order = place()
+    stripe_fake.set_status(order.payment_intent_id, "canceled")
+
+    output = run(stripe_runner, "payments", "reconcile")
+
+    assert f"order {order.id}: canceled" in output
+    assert Order.get_by_id(order.id).status == "canceled"
+
+
+def test_reconcile_reports_an_unreachable_provider_and_changes_nothing(
+    stripe_runner, stripe_fake, place
+):
+    order = place()
+    stripe_fake.mode = "fail"
+
+    output = run(stripe_runner, "payments", "reconcile")
+
+    assert f"order {order.id}: skipped" in output
+    assert Order.get_by_id(order.id).status == "pending"
+
+
+def test_expire_cancels_old_pending_orders_and_their_intents(stripe_runner, stripe_fake, place):
+    old, recent = place(), place()
+    age(old, 25)
+
+    output = run(stripe_runner, "orders", "expire", "--older-than", "24h")
+
+    assert f"order {old.id}: canceled" in output
+    assert "1 orders canceled" in output
+    assert Order.get_by_id(old.id).status == "canceled"
+    assert stripe_fake.intents[old.payment_intent_id]["status"] == "canceled"
+    assert Order.get_by_id(recent.id).status == "pending"
+    assert stripe_fake.intents[recent.payment_intent_id]["status"] == "requires_payment_method"
+    assert "0 orders canceled" in run(stripe_runner, "orders", "expire", "--older-than", "24h")
+
+
+def test_expire_cancels_orders_whose_payment_was_never_set_up(
+    stripe_runner, stripe_client, stripe_fake, customer, catalog
+):
+    stripe_fake.mode = "fail"
+    assert stripe_client.post("/orders/new", json=["3"], headers=customer).status_code == 502
+    [half_made] = Order.select()
+    age(half_made, 2)
+
+    output = run(stripe_runner, "orders", "expire", "--older-than", "30m")
+
+    assert f"order {half_made.id}: canceled" in output
+    assert Order.get_by_id(half_made.id).status == "canceled"
+
+
+def test_expire_skips_an_order_stripe_already_charged(stripe_runner, stripe_fake, place):
+    order = place()
+    age(order, 48)
+    stripe_fake.set_status(order.payment_intent_id, "succeeded")  # webhook not here yet
+
+    output = run(stripe_runner, "orders", "expire", "--older-than", "1d")
+
+    assert f"order {order.id}: skipped" in output
+    assert Order.get_by_id(order.id).status == "pending"
+
+
+@pytest.mark.parametrize("bad", ["24", "h", "0h", "1w", "-3d"])
+def test_expire_refuses_a_duration_it_cannot_read(stripe_runner, bad):
+    result = stripe_runner.invoke(args=["orders", "expire", "--older-than", bad])
+
+    assert result.exit_code == 2
+    assert "duration" in result.output

@@ -1,0 +1,185 @@
+"""POST /webhooks/stripe: only signed events count, each once, never moving an order back."""
+
+import json
+import time
+
+import pytest
+
+from orders_service.orders.models import Order, OrderHistory
+from orders_service.payments.models import PaymentEvent
+from tests.fakes.stripe_events import charge_refunded, deliver, event
+
+
+@pytest.fixture
+def order(stripe_client, customer, catalog):
+    """A pending order on the stripe provider, with its intent at the fake."""
+    response = stripe_client.post("/orders/new", json=["3", "8"], headers=customer)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+@pytest.fixture
+def intent(stripe_fake, order):
+    return stripe_fake.intents[Order.get_by_id(order["id"]).payment_intent_id]
+
+
+def history(order):
+    rows = OrderHistory.select().where(OrderHistory.order == order["id"]).order_by(OrderHistory.id)
+    return [(row.from_status, row.to_status, row.actor) for row in rows]
+
+
+def status_of(order):
+    return Order.get_by_id(order["id"]).status
+
+
+def test_signed_succeeded_event_makes_the_order_paid_by_stripe(
+    stripe_client, stripe_fake, order, intent
+):
+    paid = event("payment_intent.succeeded", stripe_fake.set_status(intent["id"], "succeeded"))
+
+    response = deliver(stripe_client, paid)
+
+    assert response.status_code == 200
+    assert response.get_json() == {"received": True, "outcome": "paid"}
+    assert status_of(order) == "paid"
+    assert history(order)[-1] == ("pending", "paid", f"stripe:{paid['id']}")
+
+
+def test_an_event_delivered_five_times_is_applied_once(stripe_client, order, intent):
+    paid = event("payment_intent.succeeded", {**intent, "status": "succeeded"})
+
+    outcomes = [deliver(stripe_client, paid).get_json()["outcome"] for _ in range(5)]
+
+    assert outcomes == ["paid"] + ["duplicate"] * 4
+    assert len(history(order)) == 2  # created, paid
+    assert PaymentEvent.select().count() == 1
+
+
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        {"secret": "whsec_forged"},
+        {"secret": None},
+        {"signature": "t=1,v1=deadbeef"},
+        {"timestamp": int(time.time()) - 301},
+    ],
+    ids=["forged", "unsigned", "garbled-signature", "stale"],
+)
+def test_unverified_deliveries_are_400_and_change_nothing(stripe_client, order, intent, delivery):
+    paid = event("payment_intent.succeeded", {**intent, "status": "succeeded"})
+
+    response = deliver(stripe_client, paid, **delivery)
+
+    assert response.status_code == 400
+    body = response.get_json()
+    assert body["code"] == 400 and body["message"]
+    assert status_of(order) == "pending"
+    assert PaymentEvent.select().count() == 0
+
+
+def test_no_webhook_secret_configured_refuses_every_event(
+    app, make_app, stripe_config, order, intent
+):
+    # Only development starts without the secret; the endpoint must still refuse.
+    unsigned_ok = {**stripe_config, "STRIPE_WEBHOOK_SECRET": None, "APP_ENV": "development"}
+    client = make_app(**unsigned_ok).test_client()
+    paid = event("payment_intent.succeeded", {**intent, "status": "succeeded"})
+
+    response = deliver(client, paid)
+
+    assert response.status_code == 400
+    assert "STRIPE_WEBHOOK_SECRET" in response.get_json()["message"]
+    assert status_of(order) == "pending"
+
+
+@pytest.mark.parametrize(
+    "payload",
+    ["not json {", json.dumps({"type": "payment_intent.succeeded"}), json.dumps(["x"])],
+    ids=["not-json", "no-id-or-object", "not-an-object"],
+)
+def test_a_signed_body_that_is_not_an_event_is_400(stripe_client, order, payload):
+    response = deliver(stripe_client, payload)
+
+    assert response.status_code == 400
+    assert response.get_json()["message"]
+    assert PaymentEvent.select().count() == 0
+
+
+def test_payment_failed_after_succeeded_leaves_the_order_paid(stripe_client, order, intent):
+    deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
+    failed = {**intent, "last_payment_error": {"message": "Your card was declined."}}
+
+    response = deliver(stripe_client, event("payment_intent.payment_failed", failed))
+
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "ignored: order is paid"
+    assert status_of(order) == "paid"
+
+
+def test_payment_failed_on_a_pending_order_records_the_reason(stripe_client, order, intent):
+    failed = {**intent, "last_payment_error": {"message": "Your card was declined."}}
+
+    response = deliver(stripe_client, event("payment_intent.payment_failed", failed))
+
+    assert response.status_code == 200
+    stored = Order.get_by_id(order["id"])
+    assert (stored.status, stored.payment_error) == ("pending", "Your card was declined.")
+
+
+def test_a_late_canceled_event_never_moves_a_paid_order_back(stripe_client, order, intent):
+    deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
+
+    response = deliver(stripe_client, event("payment_intent.canceled", intent))
+
+    assert response.get_json()["outcome"] == "ignored: order is paid"
+    assert status_of(order) == "paid"
+
+
+def test_canceled_event_cancels_a_pending_order(stripe_client, order, intent):
+    response = deliver(stripe_client, event("payment_intent.canceled", intent))
+
+    assert response.get_json()["outcome"] == "canceled"
+    assert status_of(order) == "canceled"
+
+
+def test_a_full_refund_made_in_stripe_makes_the_order_refunded(stripe_client, order, intent):
+    deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
+
+    response = deliver(stripe_client, event("charge.refunded", charge_refunded(intent)))
+
+    assert response.get_json()["outcome"] == "refunded"
+    assert status_of(order) == "refunded"
+
+
+def test_a_partial_refund_leaves_the_order_as_it_is(stripe_client, order, intent):
+    deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
+
+    response = deliver(stripe_client, event("charge.refunded", charge_refunded(intent, 100)))
+
+    assert response.get_json()["outcome"] == "ignored: partial refund"
+    assert status_of(order) == "paid"
+
+
+def test_an_amount_that_does_not_match_the_order_changes_nothing(stripe_client, order, intent):
+    cheaper = {**intent, "status": "succeeded", "amount": intent["amount"] - 1}
+
+    response = deliver(stripe_client, event("payment_intent.succeeded", cheaper))
+
+    assert response.get_json()["outcome"] == "ignored: amount does not match the order"
+    assert status_of(order) == "pending"
+
+
+def test_other_event_types_are_acknowledged_and_ignored(stripe_client, order, intent):
+    response = deliver(stripe_client, event("payment_intent.created", intent))
+
+    assert response.status_code == 200
+    assert response.get_json() == {"received": True, "outcome": "ignored: type not handled"}
+    assert status_of(order) == "pending"
+
+
+def test_the_webhook_is_documented_without_bearer_auth(stripe_client):
+    spec = stripe_client.get("/openapi.json").get_json()
+
+    operation = spec["paths"]["/webhooks/stripe"]["post"]
+    assert "security" not in operation
+    assert "400" in operation["responses"]
