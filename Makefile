@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 DEV := APP_ENV=development PAYMENT_PROVIDER=local
 
-.PHONY: install run test lint format migrate token serve clean
+.PHONY: install run test lint format migrate token serve lock clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ token: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+# The image's pinned, hashed dependencies from setup.cfg; UPGRADE=1 moves every pin to the newest.
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes --strip-extras \
+		--no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade) \
+		--output-file requirements.lock setup.cfg
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

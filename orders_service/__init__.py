@@ -8,6 +8,8 @@ from . import cli, database
 from .config import Config, check
 from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
+from .ops import cors, docs, metrics
+from .ops import logging as request_logging
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
 from .payments import gateway
@@ -24,7 +26,7 @@ API_SETTINGS = {
     "OPENAPI_URL_PREFIX": "/",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "/docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+    "OPENAPI_SWAGGER_UI_URL": docs.SWAGGER_UI_URL,
 }
 SPEC_OPTIONS = {
     "components": {
@@ -48,11 +50,15 @@ def create_app(test_config=None):
     if app.config["DATABASE_URL"].startswith("sqlite"):
         os.makedirs(app.instance_path, exist_ok=True)
 
+    request_logging.init_app(app)
     database.init_app(app)
     app.url_map.converters["id"] = IdConverter
     api = Api(app)
     for blp in MODULES:
         api.register_blueprint(blp)
+    docs.init_app(app)
+    metrics.init_app(app)
+    cors.init_app(app)
     gateway.init_app(app)
     cli.register(app)
     return app

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import peewee
 
 from ..database import db, release_connection, utcnow
+from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products.models import Product
 from .lifecycle import apply_transition, check_transition
@@ -181,7 +182,8 @@ def _set_up_payment(order, record, serialize):
     """Create the order's intent (the provider's own key makes this safe to repeat)."""
     release_connection()
     try:
-        intent = current_gateway().create_intent(order)
+        with payment_call("create_intent"):
+            intent = current_gateway().create_intent(order)
     except PaymentError:
         if record is not None:
             IdempotencyKey.update(locked_at=KEY_RELEASED).where(
@@ -198,13 +200,12 @@ def _set_up_payment(order, record, serialize):
             IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
                 IdempotencyKey.id == record.id
             ).execute()
+    record_order_created()
     return body
 
 
-SIDE_EFFECTS = {
-    "canceled": lambda gateway, order: gateway.cancel_intent(order),
-    "refunded": lambda gateway, order: gateway.refund(order),
-}
+# The provider call each target status needs first, by the gateway method's name.
+SIDE_EFFECTS = {"canceled": "cancel_intent", "refunded": "refund"}
 
 
 def change_status(order, target, actor):
@@ -213,8 +214,9 @@ def change_status(order, target, actor):
     Raises TransitionRefused (nothing changed) or PaymentError (the order keeps its status).
     """
     if check_transition(order.status, target) and order.payment_intent_id:
-        effect = SIDE_EFFECTS.get(target)
-        if effect:
+        operation = SIDE_EFFECTS.get(target)
+        if operation:
             release_connection()
-            effect(current_gateway(), order)
+            with payment_call(operation):
+                getattr(current_gateway(), operation)(order)
     return apply_transition(order.id, target, actor)

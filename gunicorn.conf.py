@@ -1,0 +1,66 @@
+"""gunicorn's settings: `gunicorn --config gunicorn.conf.py wsgi:app` (make serve, the image)."""
+
+import os
+import shutil
+import tempfile
+
+# prometheus-client picks its multiprocess mode when first imported, so the directory is
+# chosen before anything imports the app; each worker writes its samples there.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="orders-prometheus-")
+    _made_metrics_dir = True
+else:
+    _made_metrics_dir = False
+
+
+def _cores():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _log_settings():
+    from orders_service.config import Config
+    from orders_service.ops.logging import dict_config
+
+    config = Config(instance_path=tempfile.gettempdir())
+    return dict_config(config.LOG_FORMAT, config.LOG_LEVEL)
+
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# 2 x cores + 1, capped: every thread of every worker may hold a database connection.
+workers = int(os.environ.get("WEB_CONCURRENCY", min(2 * _cores() + 1, 8)))
+# Threads, so a worker waiting on the payment provider still answers other requests.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# On SIGTERM, requests in flight get this long to finish (a provider call with its
+# retries takes up to 30 s); give the orchestrator's kill timeout a few seconds more.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+keepalive = 5
+# Each worker imports the app after the fork, so no connection is ever shared across processes.
+preload_app = False
+# Every line, gunicorn's and the app's, goes to stdout as JSON (text under APP_ENV=development).
+errorlog = "-"
+logconfig_dict = _log_settings()
+# gunicorn ≥ 25's control socket sits at one path per user: instances side by side would
+# fight over it, and a container has no use for it.
+control_socket_disable = True
+
+
+def on_starting(server):
+    """Start the metrics from zero: samples left by an earlier run would be summed in."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(directory, exist_ok=True)
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.remove(os.path.join(directory, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _made_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -1,0 +1,159 @@
+"""Request ids, one access line per request, JSON or text log lines, and secrets kept out."""
+
+import datetime
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+
+from flask import g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+MAX_REQUEST_ID = 200
+ACCESS_FIELDS = ("method", "path", "endpoint", "status", "duration_ms")
+REDACTED = "[REDACTED]"
+
+access_log = logging.getLogger("orders_service.access")
+
+# Whatever a line says, these never reach the output: bearer tokens and other JWTs, Stripe
+# keys and webhook secrets, PaymentIntent client secrets, webhook signatures, URL passwords.
+SECRETS = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), r"\1 " + REDACTED),
+    (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*"), REDACTED),
+    (re.compile(r"\b(?:sk|rk)_(?:live|test)_\w+"), REDACTED),
+    (re.compile(r"\bwhsec_\w+"), REDACTED),
+    (re.compile(r"\b(?:pi|seti)_\w*?_secret_\w+"), REDACTED),
+    (re.compile(r"\b(t=\d+,)?v[01]=[0-9a-f]{16,}"), REDACTED),
+    (re.compile(r"(?i)((?:authorization|stripe-signature|cookie)[\"']?\s*[:=]\s*[\"']?)[^\"'\n]+"),
+     r"\1" + REDACTED),
+    (re.compile(r"(://[^:/@\s]+:)[^@/\s]+@"), r"\1" + REDACTED + "@"),
+)  # fmt: skip
+
+
+def redact(text):
+    for pattern, replacement in SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def valid_request_id(value):
+    return bool(value) and len(value) <= MAX_REQUEST_ID and value.isascii() and value.isprintable()
+
+
+def current_request_id():
+    return g.get("request_id") if has_request_context() else None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: level, time, logger, message, request id, access fields."""
+
+    def format(self, record):
+        entry = {
+            "level": record.levelname,
+            "time": utc_timestamp(record.created),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None) or current_request_id(),
+            "pid": record.process,
+        }
+        entry.update(
+            {name: getattr(record, name) for name in ACCESS_FIELDS if hasattr(record, name)}
+        )
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["exception"] = record.exc_text
+        return redact(json.dumps(entry, default=str))
+
+
+class TextFormatter(logging.Formatter):
+    """A line a person reads: time, level, request id, logger, message."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)-7s [%(request_id)s] %(name)s: %(message)s")
+
+    def format(self, record):
+        record.request_id = getattr(record, "request_id", None) or current_request_id() or "-"
+        return redact(super().format(record))
+
+
+def formatter_for(log_format):
+    return TextFormatter() if log_format == "text" else JsonFormatter()
+
+
+def dict_config(log_format, level="INFO"):
+    """logging.config.dictConfig settings for the process, gunicorn's own loggers included."""
+    formatter = f"{__name__}.{type(formatter_for(log_format)).__name__}"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"app": {"()": formatter}},
+        "handlers": {
+            "stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "app",
+                "stream": "ext://sys.stdout",
+            }
+        },
+        "root": {"level": level, "handlers": ["stdout"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": ["stdout"], "propagate": False},
+            # The app writes the access line itself, with the request id and the endpoint;
+            # gunicorn's own would repeat it without them.
+            "gunicorn.access": {"handlers": [], "propagate": False},
+        },
+    }
+
+
+def configure_logging(config):
+    """Send the process's log lines to stdout in the configured format, once per process."""
+    root = logging.getLogger()
+    if any(isinstance(h.formatter, JsonFormatter | TextFormatter) for h in root.handlers):
+        return  # gunicorn.conf.py has already done it before the fork
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(formatter_for(config["LOG_FORMAT"]))
+    root.addHandler(handler)
+    root.setLevel(config["LOG_LEVEL"])
+
+
+def utc_timestamp(created):
+    moment = datetime.datetime.fromtimestamp(created, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def request_duration():
+    """Seconds since the request began (0 when it began before these hooks existed)."""
+    started = g.get("started_at")
+    return time.perf_counter() - started if started is not None else 0.0
+
+
+def init_app(app):
+    @app.before_request
+    def start_request():
+        g.started_at = time.perf_counter()
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = given if valid_request_id(given) else uuid.uuid4().hex
+
+    @app.after_request
+    def finish_request(response):
+        if "request_id" not in g:  # the request failed before before_request ran
+            g.request_id = uuid.uuid4().hex
+        response.headers[REQUEST_ID_HEADER] = g.request_id
+        duration_ms = round(request_duration() * 1000, 2)
+        access_log.info(
+            "%s %s %s %.1fms",
+            request.method,
+            request.path,
+            response.status_code,
+            duration_ms,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "endpoint": request.url_rule.rule if request.url_rule else None,
+                "status": response.status_code,
+                "duration_ms": duration_ms,
+            },
+        )
+        return response
