@@ -9,8 +9,9 @@ import pytest
 from prometheus_client import REGISTRY
 
 from orders_service.ops.logging import JsonFormatter, TextFormatter, redact
-from orders_service.ops.metrics import record_webhook_event
+from orders_service.orders.models import Order
 from orders_service.payments.gateway import PaymentUnavailable
+from tests.fakes.stripe_events import deliver, event
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI3In0.c2lnbmF0dXJl"
 SIGNATURE = "5f" * 32
@@ -138,13 +139,22 @@ def test_requests_are_counted_by_url_rule_not_path(app, client, customer):
     assert metric("http_requests_total", method="GET", endpoint="/orders/991", status="404") == 0
 
 
-def test_webhook_events_are_counted_by_type_and_result():
-    labels = {"type": "payment_intent.succeeded", "result": "applied"}
-    before = metric("webhook_events_total", **labels)
+def test_webhook_deliveries_are_counted_by_type_and_result(
+    stripe_client, stripe_fake, customer, catalog
+):
+    order = stripe_client.post("/orders/new", json=["3"], headers=customer).get_json()
+    intent = stripe_fake.intents[Order.get_by_id(order["id"]).payment_intent_id]
+    paid = event("payment_intent.succeeded", {**intent, "status": "succeeded"})
+    kinds = [("payment_intent.succeeded", "paid"), ("payment_intent.succeeded", "duplicate")]
+    kinds.append(("unverified", "rejected"))
+    before = {kind: metric("webhook_events_total", type=kind[0], result=kind[1]) for kind in kinds}
 
-    record_webhook_event("payment_intent.succeeded", "applied")
+    deliver(stripe_client, paid)
+    deliver(stripe_client, paid)
+    deliver(stripe_client, paid, signature="t=1,v1=forged")
 
-    assert metric("webhook_events_total", **labels) == before + 1
+    after = {kind: metric("webhook_events_total", type=kind[0], result=kind[1]) for kind in kinds}
+    assert {kind: after[kind] - before[kind] for kind in kinds} == dict.fromkeys(kinds, 1)
 
 
 def test_metrics_are_prometheus_text(client):

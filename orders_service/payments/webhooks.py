@@ -7,8 +7,10 @@ import stripe
 from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import abort
+from werkzeug.exceptions import HTTPException
 
 from ..extensions import Blueprint, Schema
+from ..ops.metrics import record_webhook_event
 from .events import apply_event
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Payment provider events")
@@ -72,9 +74,16 @@ class StripeWebhook(MethodView):
     )
     def post(self):
         """Receive a Stripe event (the signature is the authentication)"""
-        event = verified_event(
-            request.get_data(cache=True),
-            request.headers.get("Stripe-Signature"),
-            current_app.config.get("STRIPE_WEBHOOK_SECRET"),
-        )
-        return {"received": True, "outcome": apply_event(event, source="stripe")}
+        try:
+            event = verified_event(
+                request.get_data(cache=True),
+                request.headers.get("Stripe-Signature"),
+                current_app.config.get("STRIPE_WEBHOOK_SECRET"),
+            )
+        except HTTPException:
+            record_webhook_event("unverified", "rejected")
+            raise
+        outcome = apply_event(event, source="stripe")
+        # The label is the outcome's kind ("paid", "duplicate", "ignored", …), not its details.
+        record_webhook_event(event["type"], outcome.split(":")[0])
+        return {"received": True, "outcome": outcome}
