@@ -16,6 +16,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
 from .auth import require
+from .errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class Api(BaseApi):
         super()._register_error_handlers()
         self._app.register_error_handler(peewee.OperationalError, self.handle_database_down)
         self._app.register_error_handler(peewee.InterfaceError, self.handle_database_down)
+        self._app.register_error_handler(DomainError, self.handle_domain_error)
 
     def handle_http_exception(self, error):
         payload, code, headers = super().handle_http_exception(error)
@@ -66,6 +68,16 @@ class Api(BaseApi):
         if code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
             headers = {"Allow": ", ".join(error.valid_methods), **dict(headers)}
         return payload, code, headers
+
+    def handle_domain_error(self, error):
+        payload = {
+            "code": error.code,
+            "status": http.HTTPStatus(error.code).phrase,
+            "message": error.message,
+        }
+        if error.errors:
+            payload["errors"] = error.errors
+        return payload, error.code, error.headers or {}
 
     def handle_database_down(self, error):
         log.error("database unavailable: %s", error)
@@ -226,6 +238,3 @@ def keyset_page(query, id_field, args, headers):
         params.update(starting_after=str(getattr(rows[-1], id_field.name)), limit=str(limit))
         headers["Link"] = f'<{request.base_url}?{urlencode(params)}>; rel="next"'
     return rows
-
-
-api = Api()

@@ -1,10 +1,7 @@
 """The CRM board: its columns (lead statuses) and its leads. Admins only, but adding a lead."""
 
-import functools
-
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
 from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
 from .models import Lead
@@ -19,7 +16,6 @@ from .schemas import (
     StatusPositionSchema,
 )
 from .service import (
-    Refused,
     create_lead,
     create_status,
     delete_lead,
@@ -51,26 +47,8 @@ STATUS_IN_USE_DOC = {
 }
 
 
-def refusals_as_errors(view):
-    """The board's refusals answered in the API's error shape, with their own status code."""
-
-    @functools.wraps(view)
-    def wrapper(*args, **kwargs):
-        try:
-            return view(*args, **kwargs)
-        except Refused as error:
-            details = {"errors": error.errors} if error.errors else {}
-            abort(error.code, message=error.message, **details)
-
-    return wrapper
-
-
-class BoardView(MethodView):
-    decorators = [refusals_as_errors]
-
-
 @blp.route("/statuses")
-class LeadStatuses(BoardView):
+class LeadStatuses(MethodView):
     @blp.auth(admin=True)
     @blp.arguments(LeadStatusListArgsSchema, location="query")
     @blp.response(200, LeadStatusCountedSchema(many=True))
@@ -88,7 +66,7 @@ class LeadStatuses(BoardView):
 
 
 @blp.route("/statuses/<id:status_id>")
-class LeadStatusById(BoardView):
+class LeadStatusById(MethodView):
     @blp.auth(admin=True)
     @blp.arguments(LeadStatusPatchSchema)
     @blp.response(200, LeadStatusSchema)
@@ -107,7 +85,7 @@ class LeadStatusById(BoardView):
 
 
 @blp.route("/statuses/order")
-class LeadStatusOrder(BoardView):
+class LeadStatusOrder(MethodView):
     @blp.auth(admin=True)
     @blp.arguments(StatusPositionSchema(many=True), example=[{"id": 1, "statusOrder": 1}])
     @blp.response(200, LeadStatusSchema(many=True), example=[{"id": 1, "statusOrder": 1}])
@@ -118,7 +96,7 @@ class LeadStatusOrder(BoardView):
 
 
 @blp.route("")
-class Leads(BoardView):
+class Leads(MethodView):
     @blp.auth(admin=True)
     @blp.arguments(LeadQueryArgsSchema, location="query")
     @blp.response(200, LeadSchema(many=True), headers=LINK_HEADER_DOC)
@@ -139,7 +117,7 @@ class Leads(BoardView):
 
 
 @blp.route("/<id:lead_id>")
-class LeadById(BoardView):
+class LeadById(MethodView):
     @blp.auth(admin=True)
     @blp.response(200, LeadSchema)
     @blp.errors(404)

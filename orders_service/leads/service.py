@@ -5,26 +5,8 @@ import contextlib
 import peewee
 
 from ..database import db, locked
+from ..errors import Conflict, DomainError, NotFound
 from .models import Lead, LeadStatus
-
-
-class Refused(Exception):
-    """A request the board's rules turn down; `code` is the HTTP status that says so."""
-
-    code = 400
-
-    def __init__(self, message, errors=None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
-
-
-class NotFound(Refused):
-    code = 404
-
-
-class Conflict(Refused):
-    code = 409
 
 
 class UnknownStatuses(NotFound):
@@ -133,7 +115,7 @@ def reorder(positions):
 
 def unknown_status(status_id):
     message = f"Unknown lead status {status_id}."
-    return Refused(message, {"json": {"statusId": [message]}})
+    return DomainError(message, {"json": {"statusId": [message]}})
 
 
 def column_for(status_id=None):
@@ -141,7 +123,7 @@ def column_for(status_id=None):
     if status_id is None:
         first = ordered_statuses().first()
         if first is None:
-            raise Refused(
+            raise DomainError(
                 "There is no lead status yet: add a column (POST /leads/statuses) first.",
                 {"json": {"statusId": ["No lead status exists."]}},
             )

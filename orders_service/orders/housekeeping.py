@@ -35,7 +35,7 @@ def expire_unpaid(older_than):
             yield order.id, f"skipped: it is {refused.current} now"
             continue
         except PaymentError as error:
-            yield order.id, f"skipped: the payment provider refused: {error.message}"
+            yield order.id, f"skipped: {error.message}"
             continue
         if changed:
             yield order.id, "canceled"

@@ -1,6 +1,7 @@
 """The order life cycle: one table, and the one function every status change goes through."""
 
 from ..database import db, locked, utcnow
+from ..errors import Conflict
 from .models import Order, OrderHistory
 
 TRANSITIONS = {
@@ -15,7 +16,7 @@ STATUSES = tuple(TRANSITIONS)
 ALIASES = {"cancelled": "canceled"}
 
 
-class TransitionRefused(Exception):
+class TransitionRefused(Conflict):
     def __init__(self, current, target):
         super().__init__(f"An order that is {current} cannot become {target}.")
         self.current = current

@@ -1,31 +1,22 @@
 """Orders: list, read, history, create (idempotently) and change status."""
 
-from flask import current_app, jsonify, request, url_for
+from flask import current_app, jsonify, url_for
 from flask.views import MethodView
-from flask_smorest import abort
 
 from ..auth import current_caller
 from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
-from ..payments.gateway import PaymentError
-from .lifecycle import TransitionRefused
 from .models import Order, OrderHistory
 from .schemas import (
     CART_DOC_SCHEMA,
     HistorySchema,
+    IdempotencyHeaderSchema,
     OrderItemSchema,
     OrderQueryArgsSchema,
     OrderSchema,
     StatusUpdatedSchema,
     StatusUpdateSchema,
 )
-from .service import (
-    IdempotencyConflict,
-    OrderInvalid,
-    attach_lines,
-    change_status,
-    create_order,
-    visible_orders,
-)
+from .service import attach_lines, create_order, find_order, orders_for, update_status
 
 blp = Blueprint("orders", __name__, url_prefix="/orders", description="Orders and their life cycle")
 order_schema = OrderSchema()
@@ -42,15 +33,6 @@ DOC_ORDER = {
 }
 
 
-def get_visible_order(order_id):
-    """The caller's order (any order for an admin); 404 otherwise, so others' ids stay hidden."""
-    caller = current_caller()
-    order = visible_orders().where(Order.id == order_id).first()
-    if order is None or not (caller.is_admin or order.user_id == caller.user_id):
-        abort(404, message=f"Order {order_id} not found.")
-    return order
-
-
 @blp.route("")
 class Orders(MethodView):
     @blp.auth()
@@ -58,17 +40,7 @@ class Orders(MethodView):
     @blp.response(200, OrderSchema(many=True), headers=LINK_HEADER_DOC, example=[DOC_ORDER])
     def get(self, args):
         """List the caller's orders (every order for an admin), newest first"""
-        caller = current_caller()
-        query = visible_orders()
-        if caller.is_admin:
-            if args.get("user_id"):
-                query = query.where(Order.user_id == args["user_id"])
-        elif args.get("user_id") not in (None, caller.user_id):
-            abort(403, message="Only admins may list other users' orders.")
-        else:
-            query = query.where(Order.user_id == caller.user_id)
-        if args.get("status"):
-            query = query.where(Order.status == args["status"])
+        query = orders_for(current_caller(), args.get("user_id"), args.get("status"))
         headers = {}
         return attach_lines(keyset_page(query, Order.id, args, headers)), headers
 
@@ -80,7 +52,7 @@ class OrderById(MethodView):
     @blp.errors(404)
     def get(self, order_id):
         """Get one order"""
-        return attach_lines([get_visible_order(order_id)])[0]
+        return attach_lines([find_order(current_caller(), order_id)])[0]
 
 
 @blp.route("/<id:order_id>/history")
@@ -90,7 +62,7 @@ class OrderHistoryById(MethodView):
     @blp.errors(404)
     def get(self, order_id):
         """List an order's status changes, oldest first"""
-        order = get_visible_order(order_id)
+        order = find_order(current_caller(), order_id)
         return OrderHistory.select().where(OrderHistory.order == order.id).order_by(OrderHistory.id)
 
 
@@ -104,37 +76,18 @@ class NewOrder(MethodView):
         description="Product ids as strings or integers (a repeat adds one), "
         'or {"id": 3, "quantity": 2} objects.',
     )
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.response(201, OrderSchema, example=DOC_ORDER)
     @blp.errors(409, 502, 503)
-    @blp.doc(
-        parameters=[
-            {
-                "in": "header",
-                "name": "Idempotency-Key",
-                "required": False,
-                "schema": {"type": "string", "maxLength": 255},
-                "description": "Repeat a request safely: the same key and body answer the "
-                "first response again.",
-            }
-        ]
-    )
-    def post(self, items):
+    def post(self, items, headers):
         """Create an order from product ids, priced by the catalog"""
-        caller = current_caller()
-        key = request.headers.get("Idempotency-Key")
-        if key is not None and not 1 <= len(key) <= 255:
-            abort(400, message="Idempotency-Key must be 1 to 255 characters.")
-        try:
-            created = create_order(
-                caller, items, current_app.config["CURRENCY"], order_schema.dump, key=key
-            )
-        except OrderInvalid as error:
-            abort(400, message=error.message, errors={"json": error.errors or [error.message]})
-        except IdempotencyConflict as error:
-            headers = {"Retry-After": str(error.retry_after)} if error.retry_after else {}
-            abort(409, message=error.message, headers=headers)
-        except PaymentError as error:
-            abort(error.status, message=f"The payment provider failed: {error.message}")
+        created = create_order(
+            current_caller(),
+            items,
+            current_app.config["CURRENCY"],
+            order_schema.dump,
+            key=headers["key"],
+        )
         # Already serialized (a replay answers the stored body), so it goes out as it is.
         response = jsonify(created.body)
         response.status_code = 201
@@ -152,15 +105,5 @@ class StatusUpdate(MethodView):
     @blp.errors(403, 404, 409, 502, 503)
     def post(self, args):
         """Move an order along its life cycle (admins; owners may cancel a pending order)"""
-        caller = current_caller()
-        order = get_visible_order(args["order_id"])
-        target = args["status"]
-        if not caller.is_admin and target != "canceled":
-            abort(403, message="Customers may only cancel their own pending orders.")
-        try:
-            order, _ = change_status(order, target, caller.actor)
-        except TransitionRefused as error:
-            abort(409, message=str(error))
-        except PaymentError as error:
-            abort(error.status, message=f"The payment provider refused: {error.message}")
+        order = update_status(current_caller(), args["order_id"], args["status"])
         return {"id": order.id, "status": order.status}

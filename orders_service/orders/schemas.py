@@ -66,6 +66,21 @@ CART_DOC_SCHEMA = {
 }
 
 
+class IdempotencyHeaderSchema(Schema):
+    class Meta:
+        unknown = ma.EXCLUDE  # every other header
+
+    key = ma.fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=255),
+        metadata={
+            "description": "Repeat a request safely: the same key and body answer the first "
+            "response again (scoped to the caller)."
+        },
+    )
+
+
 class OrderLineSchema(Schema):
     id = ma.fields.Integer(attribute="product_id")
     name = ma.fields.String()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import peewee
 
 from ..database import db, release_connection, utcnow
+from ..errors import Conflict, DomainError, Forbidden, NotFound
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products.models import Product
@@ -24,20 +25,17 @@ KEY_RELEASED = datetime.datetime(1970, 1, 1)
 WAIT_FOR_KEY_SECONDS = 3.0
 
 
-class OrderInvalid(Exception):
-    """The cart cannot become an order; `errors` names the fields at fault."""
+class OrderInvalid(DomainError):
+    """The cart cannot become an order (a 400 naming what is wrong)."""
 
-    def __init__(self, message, errors=None):
-        super().__init__(message)
-        self.message = message
-        self.errors = errors
+    def __init__(self, message, fields=None):
+        super().__init__(message, {"json": fields or [message]})
 
 
-class IdempotencyConflict(Exception):
+class IdempotencyConflict(Conflict):
     def __init__(self, message, retry_after=None):
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        super().__init__(message, headers=headers)
 
 
 @dataclass
@@ -47,8 +45,31 @@ class Created:
 
 
 def visible_orders():
-    """Orders a caller may see: those whose payment is set up."""
+    """Orders anyone may see at all: those whose payment is set up."""
     return Order.select().where(Order.client_secret.is_null(False))
+
+
+def find_order(caller, order_id):
+    """The caller's order (any order for an admin); others' ids look like unknown ones."""
+    order = visible_orders().where(Order.id == order_id).first()
+    if order is None or not (caller.is_admin or order.user_id == caller.user_id):
+        raise NotFound(f"Order {order_id} not found.")
+    return order
+
+
+def orders_for(caller, user_id=None, status=None):
+    """The orders `caller` may list: their own, or (admins) everyone's or one user's."""
+    query = visible_orders()
+    if caller.is_admin:
+        if user_id:
+            query = query.where(Order.user_id == user_id)
+    elif user_id not in (None, caller.user_id):
+        raise Forbidden("Only admins may list other users' orders.")
+    else:
+        query = query.where(Order.user_id == caller.user_id)
+    if status:
+        query = query.where(Order.status == status)
+    return query
 
 
 def attach_lines(orders):
@@ -220,3 +241,12 @@ def change_status(order, target, actor):
             with payment_call(operation):
                 getattr(current_gateway(), operation)(order)
     return apply_transition(order.id, target, actor)
+
+
+def update_status(caller, order_id, target):
+    """POST /orders/status-update's rule: admins make any allowed move, owners only cancel."""
+    order = find_order(caller, order_id)
+    if not caller.is_admin and target != "canceled":
+        raise Forbidden("Customers may only cancel their own pending orders.")
+    order, _ = change_status(order, target, caller.actor)
+    return order

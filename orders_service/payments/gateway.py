@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from ..errors import DomainError
+
 
 @dataclass(frozen=True)
 class Intent:
@@ -16,27 +18,30 @@ class Intent:
     last_error: str | None = None
 
 
-class PaymentError(Exception):
-    """The provider failed or could not be reached: the caller gets `status` and `message`."""
+class PaymentError(DomainError):
+    """The provider failed: the caller gets a 502 with the provider's reason."""
 
-    status = 502
+    code = 502
+    summary = "The payment provider failed"
 
-    def __init__(self, message, code=None):
-        super().__init__(message)
-        self.message = message
-        self.code = code  # the provider's own error code, when it gave one
+    def __init__(self, reason, provider_code=None):
+        super().__init__(f"{self.summary}: {reason}")
+        self.reason = reason
+        self.provider_code = provider_code  # the provider's own error code, when it gave one
 
 
 class PaymentUnavailable(PaymentError):
     """The provider did not answer in time or refused the connection."""
 
-    status = 503
+    code = 503
+    summary = "The payment provider is unavailable"
 
 
 class PaymentRefused(PaymentError):
     """The provider answered and will not do it (an intent that succeeded cannot be canceled)."""
 
-    status = 409
+    code = 409
+    summary = "The payment provider refused"
 
 
 class PaymentGateway(abc.ABC):

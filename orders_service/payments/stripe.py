@@ -90,7 +90,7 @@ class StripeGateway(PaymentGateway):
             )
         except PaymentRefused as refused:
             # Canceled already (in the dashboard, or by a run that lost its answer): done.
-            if refused.code == UNEXPECTED_STATE:
+            if refused.provider_code == UNEXPECTED_STATE:
                 intent = self.retrieve_intent(order.payment_intent_id)
                 if intent.status == "canceled":
                     return intent
@@ -103,7 +103,7 @@ class StripeGateway(PaymentGateway):
             return self._call("refund", self.client.v1.refunds.create, params, order).id
         except PaymentRefused as refused:
             # Refunded in full already (in the dashboard): the order may follow.
-            if refused.code == ALREADY_REFUNDED:
+            if refused.provider_code == ALREADY_REFUNDED:
                 return None
             raise
 

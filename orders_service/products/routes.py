@@ -2,10 +2,10 @@
 
 import peewee
 from flask.views import MethodView
-from flask_smorest import abort
 
 from ..auth import current_caller
 from ..database import db
+from ..errors import Conflict, NotFound
 from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
 from .models import Product
 from .schemas import ProductPatchSchema, ProductQueryArgsSchema, ProductSchema
@@ -27,7 +27,7 @@ def save(product_id, data):
             Product.update(**data).where(Product.id == product_id).execute()
             return Product.get_by_id(product_id)
     except peewee.IntegrityError:
-        abort(409, message=f"A product with sku {data.get('sku')!r} already exists.")
+        raise Conflict(f"A product with sku {data.get('sku')!r} already exists.") from None
 
 
 @blp.route("")
@@ -61,7 +61,7 @@ class ProductById(MethodView):
         """Get one product"""
         product = Product.get_or_none(Product.id == product_id)
         if product is None or not (product.active or sees_inactive()):
-            abort(404, message=f"Product {product_id} not found.")
+            raise NotFound(f"Product {product_id} not found.")
         return product
 
     @blp.auth(admin=True)
@@ -71,5 +71,5 @@ class ProductById(MethodView):
     def patch(self, data, product_id):
         """Change a product (orders already placed keep their prices)"""
         if not Product.select().where(Product.id == product_id).exists():
-            abort(404, message=f"Product {product_id} not found.")
+            raise NotFound(f"Product {product_id} not found.")
         return save(product_id, data) if data else Product.get_by_id(product_id)
