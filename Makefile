@@ -41,11 +41,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# migrate and token use the development defaults unless APP_ENV (and its keys) are set.
 migrate: $(STAMP)
-	$(BIN)/flask --app wsgi db upgrade
+	APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app wsgi db upgrade
 
 token: $(STAMP)
-	@$(BIN)/flask --app wsgi token --user-id $${USER_ID:-1} $${ADMIN:+--admin}
+	@APP_ENV=$${APP_ENV:-development} $(BIN)/flask --app wsgi token --user-id $${USER_ID:-1} $${ADMIN:+--admin}
 
 serve: $(STAMP)
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app

@@ -90,8 +90,11 @@ def require(admin=False, optional=False):
 def issue_token(config, user_id, admin=False, ttl=3600):
     """A token signed with the configured HS key (for local runs, scripts and tests)."""
     secret = config.get("JWT_SECRET")
-    if not secret:
-        raise RuntimeError("JWT_SECRET is not set; tokens for RS/ES keys come from your issuer")
+    algorithm = config.get("JWT_ALGORITHM") or "HS256"
+    if not secret or not algorithm.startswith("HS"):
+        raise RuntimeError(
+            "tokens are made here for HS keys only; RS/ES ones come from your issuer"
+        )
     now = datetime.datetime.now(datetime.UTC)
     claims = {"sub": str(user_id), "iat": now, "exp": now + datetime.timedelta(seconds=ttl)}
     if admin:
@@ -100,4 +103,4 @@ def issue_token(config, user_id, admin=False, ttl=3600):
         claims["aud"] = config["JWT_AUDIENCE"]
     if config.get("JWT_ISSUER"):
         claims["iss"] = config["JWT_ISSUER"]
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return jwt.encode(claims, secret, algorithm=algorithm)

@@ -65,7 +65,10 @@ def seed():
 @click.option("--ttl", type=click.IntRange(min=1), default=3600, show_default=True)
 def token(user_id, admin, ttl):
     """Print a bearer token signed with the configured key."""
-    click.echo(issue_token(current_app.config, user_id, admin=admin, ttl=ttl))
+    try:
+        click.echo(issue_token(current_app.config, user_id, admin=admin, ttl=ttl))
+    except RuntimeError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @payments_cli.command("simulate")

@@ -2,6 +2,13 @@
 
 import os
 
+from jwt.algorithms import get_default_algorithms
+from jwt.exceptions import InvalidKeyError
+
+JWT_ALGORITHMS = frozenset(
+    {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
+    | {"PS256", "PS384", "PS512", "EdDSA"}
+)
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"
 
 
@@ -61,6 +68,26 @@ def resolve_payment_provider(config):
     return "stripe" if config.get("STRIPE_SECRET_KEY") else "local"
 
 
+def jwt_key_problems(config):
+    """What is wrong with the token settings: an algorithm without its kind of key, a bad PEM."""
+    algorithm = config.get("JWT_ALGORITHM") or "HS256"
+    if algorithm not in JWT_ALGORITHMS:
+        return [f"JWT_ALGORITHM must be one of {', '.join(sorted(JWT_ALGORITHMS))}"]
+    if algorithm.startswith("HS"):
+        key = config.get("JWT_SECRET")
+        if not key:
+            return [f"JWT_ALGORITHM={algorithm} needs JWT_SECRET"]
+    else:
+        key = config.get("JWT_PUBLIC_KEY")
+        if not key:
+            return [f"JWT_ALGORITHM={algorithm} needs JWT_PUBLIC_KEY (a PEM public key)"]
+    try:
+        get_default_algorithms()[algorithm].prepare_key(key)
+    except (InvalidKeyError, ValueError, TypeError) as error:
+        return [f"the key for JWT_ALGORITHM={algorithm} cannot be used: {error}"]
+    return []
+
+
 def check(config):
     """Refuse to start with settings that would be unsafe; the message says what to fix."""
     problems = []
@@ -69,6 +96,8 @@ def check(config):
         problems.append(f"PAYMENT_PROVIDER must be 'stripe' or 'local', not {provider!r}")
     if provider == "stripe" and not config.get("STRIPE_SECRET_KEY"):
         problems.append("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY")
+    if config.get("JWT_SECRET") or config.get("JWT_PUBLIC_KEY"):
+        problems += jwt_key_problems(config)
     if config.get("APP_ENV") != "development":
         if not (config.get("JWT_SECRET") or config.get("JWT_PUBLIC_KEY")):
             problems.append("set JWT_SECRET (HS256) or JWT_PUBLIC_KEY to verify bearer tokens")

@@ -3,6 +3,7 @@
 import datetime
 import http
 import logging
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 import marshmallow as ma
@@ -53,6 +54,7 @@ class Api(BaseApi):
         self._app.register_error_handler(peewee.OperationalError, self.handle_database_down)
         self._app.register_error_handler(peewee.InterfaceError, self.handle_database_down)
         self._app.register_error_handler(DomainError, self.handle_domain_error)
+        self._app.register_error_handler(peewee.DataError, self.handle_database_refused)
 
     def handle_http_exception(self, error):
         payload, code, headers = super().handle_http_exception(error)
@@ -78,6 +80,12 @@ class Api(BaseApi):
         if error.errors:
             payload["errors"] = error.errors
         return payload, error.code, error.headers or {}
+
+    def handle_database_refused(self, error):
+        # A value the schemas let through but the database will not store: still the caller's.
+        log.warning("database refused a value: %s", error)
+        payload = {"code": 400, "status": "Bad Request", "message": "A value cannot be stored."}
+        return payload, 400
 
     def handle_database_down(self, error):
         log.error("database unavailable: %s", error)
@@ -164,11 +172,27 @@ class Blueprint(BaseBlueprint):
         return decorator
 
 
+def _has_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 class Schema(ma.Schema):
-    """Unknown fields are errors; the API speaks camelCase through data_key."""
+    """Unknown fields are errors, and so is a NUL anywhere (PostgreSQL's text cannot hold one)."""
 
     class Meta:
         unknown = ma.RAISE
+
+    @ma.pre_load(pass_collection=True)
+    def refuse_nul(self, data, **kwargs):
+        if _has_nul(data):
+            raise ma.ValidationError("Text may not contain NUL (\\u0000) characters.")
+        return data
 
 
 class StrictInteger(ma.fields.Integer):
@@ -184,10 +208,12 @@ class StrictInteger(ma.fields.Integer):
 
 
 class StrictBoolean(ma.fields.Boolean):
-    """true or false, nothing truthy."""
+    """true or false, nothing truthy (not even 1 or 0, which equal True and False)."""
 
-    truthy = frozenset({True})
-    falsy = frozenset({False})
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            return value
+        raise self.make_error("invalid", input=value)
 
 
 class UTCDateTime(ma.fields.DateTime):

@@ -145,3 +145,12 @@ def test_token_command_prints_a_token_the_api_accepts(app, runner, client):
     assert claims["exp"] - claims["iat"] == 60
     response = client.get("/leads/statuses", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
+
+
+def test_the_token_command_signs_with_the_configured_hs_algorithm(make_app):
+    app = make_app(JWT_ALGORITHM="HS512", JWT_SECRET="k" * 64)
+    result = app.test_cli_runner().invoke(args=["token", "--user-id", "7"])
+    token = result.output.strip()
+    assert jwt.get_unverified_header(token)["alg"] == "HS512"
+    response = app.test_client().get("/orders", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200

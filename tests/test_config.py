@@ -42,3 +42,20 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     assert config["CURRENCY"] == "eur"
     assert config["CORS_ORIGINS"] == ["https://shop.example", "https://admin.example"]
     assert config["DATABASE_URL"] == "postgresql://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"JWT_ALGORITHM": "none"}, "JWT_ALGORITHM must be one of"),
+        ({"JWT_ALGORITHM": "RS256"}, "needs JWT_PUBLIC_KEY"),
+        (
+            {"JWT_ALGORITHM": "RS256", "JWT_PUBLIC_KEY": "-----BEGIN PUBLIC KEY-----\nnope\n"},
+            "cannot be used",
+        ),
+        ({"JWT_ALGORITHM": "HS512", "JWT_SECRET": None, "JWT_PUBLIC_KEY": "x"}, "JWT_SECRET"),
+    ],
+)
+def test_token_settings_that_cannot_verify_a_token_refuse_to_start(make_app, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_app(**overrides)

@@ -151,3 +151,18 @@ def test_ids_out_of_range_are_404(client, customer, url):
 @pytest.mark.parametrize("query", ["starting_after=" + "9" * 30, "userId=" + "9" * 30])
 def test_cursors_out_of_range_are_400(client, admin, query):
     assert_error(client.get(f"/orders?{query}", headers=admin), 400)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("post", "/products", {"sku": "A\u0000", "name": "x", "priceInCents": 100}),
+        ("post", "/leads", {"name": "a\u0000b", "email": "nul@example.com"}),
+        ("post", "/leads/statuses", {"name": "x\u0000"}),
+        ("get", "/leads?q=%00", None),
+        ("get", "/orders?status=paid%00", None),
+    ],
+)
+def test_nul_characters_are_400_on_every_database(client, admin, method, url, body):
+    response = getattr(client, method)(url, json=body, headers=admin)
+    assert_error(response, 400)

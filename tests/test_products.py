@@ -71,6 +71,8 @@ def test_a_taken_sku_is_409(client, admin, catalog):
         {**NEW, "priceInCents": "1500"},
         {**NEW, "priceInCents": True},
         {**NEW, "active": "yes"},
+        {**NEW, "active": 1},
+        {**NEW, "active": 0},
         {**NEW, "sku": ""},
         {**NEW, "extra": 1},
         {"sku": "X", "name": "no price"},

@@ -15,7 +15,6 @@ class Intent:
     amount: int
     currency: str
     client_secret: str | None = None
-    last_error: str | None = None
 
 
 class PaymentError(DomainError):
