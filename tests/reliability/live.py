@@ -70,4 +70,3 @@ class LiveClient:
 
     def delete(self, path, **kwargs):
         return self.open("DELETE", path, **kwargs)
-

@@ -69,7 +69,8 @@ def test_webhook_events_delivered_ten_times_each_apply_once(pair, tokens, fake_s
     orders = place_orders(client, tokens["customer"], 7)
     a, b, c, d, e, f, g = (intent_of(app, fake_stripe, body) for body in orders)
     paid = client.post(
-        "/orders/status-update", json={"orderId": orders[5]["id"], "status": "paid"},
+        "/orders/status-update",
+        json={"orderId": orders[5]["id"], "status": "paid"},
         headers=tokens["admin"],
     )
     assert paid.status_code == 200
