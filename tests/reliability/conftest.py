@@ -70,6 +70,8 @@ def prepare(make_app):
             empty_tables()
         result = app.test_cli_runner().invoke(args=["seed"])
         assert result.exit_code == 0, result.output
+        with app.app_context():
+            db.close()  # back to the pool, which checks it before handing it out again
         prepared.append(app)
         return app
 
