@@ -1,4 +1,4 @@
-"""Faults under the live service: the payment provider failing, PostgreSQL stopped, workers killed."""
+"""Faults under the live service: the payment provider down, PostgreSQL stopped, a worker killed."""
 
 import http.client
 import itertools
