@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PORT ?= 8000
 DEV := APP_ENV=development PAYMENT_PROVIDER=local
 
-.PHONY: install run test lint format migrate token serve lock clean
+.PHONY: install run test reliability lint format migrate token serve lock clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Live gunicorn under concurrency, faults, fuzzing and hostile input; prints the table.
+# PostgreSQL: TEST_DATABASE_URL when set, else a private cluster (so is the stopped one).
+reliability: $(STAMP)
+	$(BIN)/pytest tests/reliability -m reliability -p no:cacheprovider $(PYTEST_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -58,4 +63,4 @@ lock: $(STAMP)
 		--output-file requirements.lock setup.cfg
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache .reliability

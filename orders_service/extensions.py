@@ -107,10 +107,48 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, min=min, max=max)
 
 
+UNSTORABLE = "Text may not hold NUL characters or unpaired UTF-16 surrogates."
+
+
+def storable(value):
+    """False if a string anywhere in `value` (keys too) is text no database can store.
+
+    JSON may escape a NUL (\\u0000) or half a surrogate pair (\\ud800); PostgreSQL refuses the
+    first and no UTF-8 encoder takes the second, so they are refused here, as bad input.
+    """
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if "\x00" in item or not _encodes(item):
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+    return True
+
+
+def _encodes(text):
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class Parser(FlaskParser):
-    """Validation errors are 400s; a body that is not JSON is a 415."""
+    """Validation errors are 400s; a body that is not JSON is a 415; unknown query args are 400s."""
 
     DEFAULT_VALIDATION_STATUS = 400
+    # webargs drops unknown query arguments; the schema's own RAISE applies instead, so a typo
+    # (`?userid=5`) is an error, not a silently unfiltered list.
+    DEFAULT_UNKNOWN_BY_LOCATION = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
 
     def load_json(self, req, schema):
         try:
@@ -124,7 +162,15 @@ class Parser(FlaskParser):
             if req.get_data(cache=True):
                 abort(415, message="Send the body as JSON (Content-Type: application/json).")
             return core.missing
-        return core.parse_json(req.get_data(cache=True))
+        data = core.parse_json(req.get_data(cache=True))
+        if not storable(data):
+            abort(400, message=UNSTORABLE)
+        return data
+
+    def load_querystring(self, req, schema):
+        if not storable(list(req.args.items(multi=True))):
+            abort(400, message=UNSTORABLE)
+        return super().load_querystring(req, schema)
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         abort(400, message="The body is not valid JSON.", errors={"json": ["Invalid JSON body."]})

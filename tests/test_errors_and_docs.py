@@ -1,5 +1,7 @@
 """Every error is JSON with a message; bad input is never a 5xx; the API describes itself."""
 
+import json
+
 import pytest
 
 
@@ -44,6 +46,22 @@ def test_invalid_utf8_is_400(client, customer):
         "/orders/new", data=b'["\xff"]', headers={**customer, "Content-Type": "application/json"}
     )
     assert_error(response, 400)
+
+
+@pytest.mark.parametrize("text", ["nul\u0000byte", "half \ud800 a pair"])
+def test_text_no_database_can_store_is_400_not_500(client, admin, text):
+    body = json.dumps({"name": text})  # escaped as \u0000 and \ud800, as a client would
+    response = client.post(
+        "/leads/statuses", data=body, headers={**admin, "Content-Type": "application/json"}
+    )
+    assert "NUL" in assert_error(response, 400)["message"]
+    search = client.get("/leads", query_string={"q": "a\u0000b"}, headers=admin)
+    assert_error(search, 400)
+
+
+def test_an_unknown_query_argument_is_400_not_ignored(client, admin):
+    body = assert_error(client.get("/orders?userid=7", headers=admin), 400)
+    assert "userid" in body["message"]
 
 
 def test_a_body_that_is_not_json_is_415(client, customer):

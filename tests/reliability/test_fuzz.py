@@ -1,0 +1,82 @@
+"""schemathesis over every operation of the live service's /openapi.json, as an admin and as a
+customer: valid and invalid data, checked against the documented statuses, types and schemas."""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.leads_board import add_columns, add_lead
+
+pytestmark = pytest.mark.reliability
+
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+    negative_data_rejection,
+]
+EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 40, schemathesis.GenerationMode.NEGATIVE: 30}
+
+
+def seed_service(client, tokens):
+    """Orders of both customers, columns and leads: something for the ids the fuzzer tries."""
+    for headers in (tokens["customer"], tokens["other"]):
+        for cart in (["1"], ["3", "3", "8"], [{"id": 2, "quantity": 3}]):
+            assert client.post("/orders/new", json=cart, headers=headers).status_code == 201
+    add_columns(client, tokens["admin"], "New", "Contacted", "Won")
+    add_lead(client, tokens["customer"], "Ada Lovelace")
+    add_lead(client, tokens["customer"], "Grace Hopper")
+
+
+def fuzz_operation(operation, base_url, headers, check):
+    """Run each generation mode's examples; a failing one is recorded, and the next mode goes on."""
+    for mode, examples in EXAMPLES.items():
+
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case):
+            response = case.call(base_url=base_url, headers=headers, timeout=15)
+            check.saw(response.status_code)
+            case.validate_response(response, checks=CHECKS, headers=headers)
+
+        try:
+            run()
+        except Unsatisfiable:
+            pass  # nothing to make invalid: an operation without parameters or body
+        except (Exception, BaseExceptionGroup) as error:  # a finding: keep it and go on
+            summary = " ".join(str(error).split())[:600]
+            check.fail(f"{operation.label} [{mode}]: {type(error).__name__}: {summary}")
+
+
+@pytest.mark.parametrize("role", ["admin", "customer"])
+def test_schemathesis(role, live, database_url, tokens, check):
+    _, client = live(database_url)
+    seed_service(client, tokens)
+    (server,) = client.servers
+    base_url = f"http://127.0.0.1:{server.port}"
+    schema = schemathesis.openapi.from_url(f"{base_url}/openapi.json")
+    # The role's token goes in every request; tokens themselves are test_hostile.py's subject.
+    schema.config.generation.update(with_security_parameters=False)
+
+    for result in schema.get_all_operations():
+        fuzz_operation(result.ok(), base_url, tokens[role], check)
+
+    assert check.failures == 0, "\n".join(check.notes)
