@@ -46,7 +46,13 @@ def summarize(errors, limit=5):
 
 
 class Api(BaseApi):
-    """flask-smorest's Api whose every error, routing and database ones included, has a message."""
+    """flask-smorest's Api whose every error, routing and database ones included, has a message.
+
+    No `default` response: each operation documents the statuses it really answers (see
+    Blueprint), so an undocumented one is a finding, not something `default` lets through.
+    """
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
@@ -175,6 +181,14 @@ class Parser(FlaskParser):
         abort(400, message="The body is not valid JSON.", errors={"json": ["Invalid JSON body."]})
 
 
+# Statuses documented where they arise, once, not view by view:
+# every operation: 503, the database unavailable (Api.handle_database_down);
+EVERY_OPERATION = (503,)
+# a JSON body: 413 over MAX_CONTENT_LENGTH, 415 not sent as JSON (Parser._raw_load_json);
+# 400 comes with blp.arguments, 401 and 403 with Blueprint.auth, the rest with blp.errors.
+JSON_BODY = (413, 415)
+
+
 class Blueprint(BaseBlueprint):
     ARGUMENTS_PARSER = Parser()
 
@@ -182,18 +196,27 @@ class Blueprint(BaseBlueprint):
         """flask-smorest's arguments; `doc_schema` documents a body the schema alone can't.
 
         (A cart item is a string, an integer or an object: marshmallow reads all three,
-        but only an explicit oneOf tells OpenAPI so.)
+        but only an explicit oneOf tells OpenAPI so.) A JSON body documents 413 and 415.
         """
         decorator = super().arguments(schema, **kwargs)
-        if doc_schema is None:
-            return decorator
+        json_body = kwargs.get("location", "json") == "json"
 
         def documented(func):
             wrapper = decorator(func)
-            wrapper._apidoc["arguments"]["parameters"][-1]["schema"] = doc_schema
-            return wrapper
+            if doc_schema is not None:
+                wrapper._apidoc["arguments"]["parameters"][-1]["schema"] = doc_schema
+            return self.errors(*JSON_BODY)(wrapper) if json_body else wrapper
 
         return documented
+
+    @staticmethod
+    def _prepare_response_doc(doc, doc_info, *, api, spec, **kwargs):
+        """flask-smorest's response doc, with the statuses every operation may answer."""
+        responses = doc_info.setdefault("response", {}).setdefault("responses", {})
+        for code in EVERY_OPERATION:
+            if code not in responses and str(code) not in responses:
+                responses[code] = [http.HTTPStatus(code).name]
+        return BaseBlueprint._prepare_response_doc(doc, doc_info, api=api, spec=spec, **kwargs)
 
     def errors(self, *codes):
         """Document the error statuses a view may answer (each in the shared error shape)."""

@@ -38,6 +38,7 @@ class Orders(MethodView):
     @blp.auth()
     @blp.arguments(OrderQueryArgsSchema, location="query")
     @blp.response(200, OrderSchema(many=True), headers=LINK_HEADER_DOC, example=[DOC_ORDER])
+    @blp.errors(403)  # a customer filtering by another userId
     def get(self, args):
         """List the caller's orders (every order for an admin), newest first"""
         query = orders_for(current_caller(), args.get("user_id"), args.get("status"))

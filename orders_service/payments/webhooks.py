@@ -55,7 +55,7 @@ def verified_event(payload, signature, secret):
 @blp.route("/stripe")
 class StripeWebhook(MethodView):
     @blp.response(200, WebhookReceivedSchema, example={"received": True, "outcome": "paid"})
-    @blp.errors(400)
+    @blp.errors(400, 413)  # a raw body (no blp.arguments): its size limit documented here
     @blp.doc(
         parameters=[
             {

@@ -40,6 +40,12 @@ def chain_problems(order_id):
     return problems
 
 
+def written_twice(order_id):
+    """True if a history row repeats a change already written (a second writer on a stale read)."""
+    chain = history_chain(order_id)
+    return any(after[0] != before[1] for before, after in itertools.pairwise(chain))
+
+
 def missing_or_incomplete(bodies):
     """The 201 bodies whose order is not stored as answered: lines, client secret, history."""
     lost = []

@@ -58,7 +58,7 @@ def test_payment_provider_down(fault, live, database_url, fake_stripe, tokens, c
     for reply, seconds in answers:
         body = reply.get_json()
         if reply.status_code not in (502, 503) or "payment provider" not in body["message"]:
-            check.fail(f"{fault}: answered {reply.status_code} {body}")
+            check.fail(f"{fault}: answered {reply.status_code} {body}", status=reply.status_code)
         if seconds > PROVIDER_BOUND:
             check.fail(f"{fault}: answered after {seconds:.1f}s")
     if visible_while_down:
@@ -79,7 +79,7 @@ def test_payment_provider_down(fault, live, database_url, fake_stripe, tokens, c
             order_id = intent["metadata"]["order_id"]
             per_order[order_id] = per_order.get(order_id, 0) + 1
         if len({body["id"] for body in created}) != len(keys) or max(per_order.values()) != 1:
-            check.fail(f"duplicates: orders {created}, intents per order {per_order}")
+            check.fail(f"orders {created}, intents per order {per_order}", kind="duplicates")
     assert check.failures == 0 and check.lost == 0, check.notes
 
 
@@ -127,7 +127,10 @@ class Load:
                 self.check.fail(f"{endpoint} took {seconds:.1f}s")
             body = reply.get_json() if reply.data else None
             if reply.status_code == 503 and not (body and body.get("code") == 503):
-                self.check.fail(f"{endpoint}: a 503 that is not the JSON error: {reply.data!r}")
+                self.check.fail(
+                    f"{endpoint}: a 503 that is not the JSON error: {reply.data!r}",
+                    kind="schema violations",
+                )
             with self._lock:
                 self.statuses.append((time.monotonic(), endpoint, reply.status_code))
             return reply
@@ -160,7 +163,9 @@ def check_orders(app, load, check):
         keyed = IdempotencyKey.select().where(IdempotencyKey.key.in_(list(load.keys))).count()
         orders = Order.select().join(IdempotencyKey).count()
     if len({body["id"] for body in load.created}) != len(load.created) or orders != keyed:
-        check.fail(f"duplicates: {len(load.created)} created, {orders} orders for {keyed} keys")
+        check.fail(
+            f"{len(load.created)} created, {orders} orders for {keyed} keys", kind="duplicates"
+        )
 
 
 @pytest.fixture
@@ -194,7 +199,7 @@ def test_postgres_stopped_during_load(live, private_postgres, tokens, check):
     after = [status for _, status in load.since(recovered + 1)]
     for _, status in while_down + [("after", s) for s in after]:
         if status not in (200, 201, 503):
-            check.fail(f"answered {status}")
+            check.fail(f"answered {status}", status=status)
     if ready_while_down.status_code != 503:
         check.fail(f"/readyz answered {ready_while_down.status_code} while the database was down")
     if not any(status == 503 for _, status in while_down):
