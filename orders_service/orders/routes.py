@@ -5,7 +5,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from ..auth import current_caller
-from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
+from ..extensions import LINK_HEADER_DOC, Blueprint, finish_page
 from ..payments.gateway import PaymentError
 from .lifecycle import TransitionRefused
 from .models import Order, OrderHistory
@@ -24,7 +24,8 @@ from .service import (
     attach_lines,
     change_status,
     create_order,
-    visible_orders,
+    order_page,
+    visible_order,
 )
 
 blp = Blueprint("orders", __name__, url_prefix="/orders", description="Orders and their life cycle")
@@ -45,7 +46,7 @@ DOC_ORDER = {
 def get_visible_order(order_id):
     """The caller's order (any order for an admin); 404 otherwise, so others' ids stay hidden."""
     caller = current_caller()
-    order = visible_orders().where(Order.id == order_id).first()
+    order = visible_order(order_id)
     if order is None or not (caller.is_admin or order.user_id == caller.user_id):
         abort(404, message=f"Order {order_id} not found.")
     return order
@@ -59,18 +60,14 @@ class Orders(MethodView):
     def get(self, args):
         """List the caller's orders (every order for an admin), newest first"""
         caller = current_caller()
-        query = visible_orders()
-        if caller.is_admin:
-            if args.get("user_id"):
-                query = query.where(Order.user_id == args["user_id"])
-        elif args.get("user_id") not in (None, caller.user_id):
-            abort(403, message="Only admins may list other users' orders.")
-        else:
-            query = query.where(Order.user_id == caller.user_id)
-        if args.get("status"):
-            query = query.where(Order.status == args["status"])
+        user_id = args.get("user_id")
+        if not caller.is_admin:
+            if user_id not in (None, caller.user_id):
+                abort(403, message="Only admins may list other users' orders.")
+            user_id = caller.user_id
+        rows = order_page(user_id, args.get("status"), args.get("starting_after"), args["limit"])
         headers = {}
-        return attach_lines(keyset_page(query, Order.id, args, headers)), headers
+        return attach_lines(finish_page(rows, Order.id, args, headers)), headers
 
 
 @blp.route("/<id:order_id>")

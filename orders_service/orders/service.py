@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 import peewee
 
-from ..database import db, release_connection, utcnow
+from ..database import CompiledQuery, db, release_connection, utcnow
+from ..extensions import keyset_query
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products.models import Product
@@ -51,14 +52,46 @@ def visible_orders():
     return Order.select().where(Order.client_secret.is_null(False))
 
 
+def _filtered_page(user_id, status, starting_after, fetch):
+    query = visible_orders()
+    if user_id is not None:
+        query = query.where(Order.user_id == user_id)
+    if status is not None:
+        query = query.where(Order.status == status)
+    return keyset_query(query, Order.id, starting_after, fetch)
+
+
+# The reads behind every GET of orders, compiled once per process (see CompiledQuery).
+_visible_order = CompiledQuery(
+    Order, lambda order_id: visible_orders().where(Order.id == order_id).limit(1)
+)
+_order_page = CompiledQuery(Order, _filtered_page)
+_lines_of = CompiledQuery(
+    OrderLine,
+    lambda order_ids: (
+        OrderLine.select().where(OrderLine.order.in_(order_ids)).order_by(OrderLine.id)
+    ),
+)
+
+
+def visible_order(order_id):
+    """The order if its payment is set up, else None (whoever owns it)."""
+    found = _visible_order(order_id)
+    return found[0] if found else None
+
+
+def order_page(user_id, status, starting_after, limit):
+    """Up to `limit` + 1 visible orders, newest first, before `starting_after` (keyset_query)."""
+    return _order_page(user_id, status, starting_after, limit + 1)
+
+
 def attach_lines(orders):
     """Give each order its `products` in one query, whatever the number of orders."""
     by_id = {order.id: order for order in orders}
     for order in orders:
         order.products = []
     if by_id:
-        lines = OrderLine.select().where(OrderLine.order.in_(list(by_id))).order_by(OrderLine.id)
-        for line in lines:
+        for line in _lines_of(list(by_id)):
             by_id[line.order_id].products.append(line)
     return orders
 
