@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import psycopg
+from psycopg import sql
 
 from tests.servers import ROOT
 
@@ -67,11 +68,34 @@ def connect(url):
     return psycopg.connect(url, autocommit=True)
 
 
-def reset(url):
-    """Drop everything in the bench database and apply the migrations, as production would."""
+def create_if_missing(url):
+    """CREATE DATABASE for `url` unless it exists (asked of the server's `postgres` database)."""
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    try:
+        connect(url).close()
+    except psycopg.OperationalError as error:
+        if "does not exist" not in str(error):
+            raise
+        admin = psycopg.conninfo.make_conninfo(url, dbname="postgres")
+        with connect(admin) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(info["dbname"])))
+
+
+def in_schema(url, schema):
+    """`url` with its tables in `schema` (the server's search_path), for a second data set."""
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+
+
+def reset(url, schema="public"):
+    """Empty `schema` of the bench database and apply the migrations, as production would.
+
+    Returns the URL whose tables are in that schema.
+    """
+    create_if_missing(url)
     with connect(url) as conn:
-        conn.execute("DROP SCHEMA public CASCADE")
-        conn.execute("CREATE SCHEMA public")
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    url = in_schema(url, schema)
     env = dict(os.environ, DATABASE_URL=url, APP_ENV="development", PAYMENT_PROVIDER="local")
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
@@ -82,6 +106,7 @@ def reset(url):
     )
     with connect(url) as conn:
         conn.execute(SEED_PRODUCTS)
+    return url
 
 
 def seed_orders(url, count):

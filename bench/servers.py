@@ -24,7 +24,7 @@ def start_fake_stripe():
     return FakeStripe(api_key=STRIPE_KEY).start()
 
 
-def start_service(database_url, fake, log_dir):
+def start_service(database_url, fake, log_dir, name="service"):
     """The service as production runs it: gunicorn, APP_ENV=production, Stripe (the fake)."""
     env = server_env(
         database_url,
@@ -34,7 +34,7 @@ def start_service(database_url, fake, log_dir):
         STRIPE_API_BASE=fake.url,
         **settings(),
     )
-    return Gunicorn(env, Path(log_dir) / "service.log").start(timeout=60)
+    return Gunicorn(env, Path(log_dir) / f"{name}.log").start(timeout=60)
 
 
 def start_baseline(body_path, log_dir):
