@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 PORT ?= 8000
 DEV := APP_ENV=development PAYMENT_PROVIDER=local
 
-.PHONY: install run test reliability lint format migrate token serve lock clean
+.PHONY: install run test reliability lint format migrate token serve lock bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +56,15 @@ token: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/gunicorn --config gunicorn.conf.py wsgi:app
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# The service and a bare Flask baseline side by side under wrk, on PostgreSQL (see README,
+# Performance); BENCH_ARGS passes options, e.g. BENCH_ARGS='--rounds 1 --profile 1'.
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # The image's pinned, hashed dependencies from setup.cfg; UPGRADE=1 moves every pin to the newest.
 lock: $(STAMP)

@@ -298,15 +298,25 @@ LINK_HEADER_DOC = {
 }
 
 
-def keyset_page(query, id_field, args, headers):
-    """One page of `query`, newest first by `id_field`; sets a next Link when more exist.
+def keyset_query(query, id_field, starting_after, fetch):
+    """`fetch` rows of `query` (a page and one more), newest first by `id_field`, after the cursor.
 
     Cost does not grow with the depth of the page: it is a range scan from the cursor.
     """
+    if starting_after is not None:
+        query = query.where(id_field < starting_after)
+    return query.order_by(id_field.desc()).limit(fetch)
+
+
+def keyset_page(query, id_field, args, headers):
+    """One page of `query`, newest first by `id_field`; sets a next Link when more exist."""
+    rows = list(keyset_query(query, id_field, args.get("starting_after"), args["limit"] + 1))
+    return finish_page(rows, id_field, args, headers)
+
+
+def finish_page(rows, id_field, args, headers):
+    """The page from keyset_query's rows, and the next Link in `headers` when more exist."""
     limit = args["limit"]
-    if args.get("starting_after"):
-        query = query.where(id_field < args["starting_after"])
-    rows = list(query.order_by(id_field.desc()).limit(limit + 1))
     if len(rows) > limit:
         rows = rows[:limit]
         params = request.args.to_dict()

@@ -19,22 +19,26 @@ access_log = logging.getLogger("orders_service.access")
 
 # Whatever a line says, these never reach the output: bearer tokens and other JWTs, Stripe
 # keys and webhook secrets, PaymentIntent client secrets, webhook signatures, URL passwords.
+# Each pattern runs only when the line, case-folded, holds one of its needles (a pattern can't
+# match without one): most lines, the access line of every request among them, hold none.
 SECRETS = (
-    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), r"\1 " + REDACTED),
-    (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*"), REDACTED),
-    (re.compile(r"\b(?:sk|rk)_(?:live|test)_\w+"), REDACTED),
-    (re.compile(r"\bwhsec_\w+"), REDACTED),
-    (re.compile(r"\b(?:pi|seti)_\w*?_secret_\w+"), REDACTED),
-    (re.compile(r"\b(t=\d+,)?v[01]=[0-9a-f]{16,}"), REDACTED),
+    (re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;]+"), r"\1 " + REDACTED, ("bearer", "basic")),
+    (re.compile(r"\beyJ[\w-]*\.[\w-]+\.[\w-]*"), REDACTED, ("eyj",)),
+    (re.compile(r"\b(?:sk|rk)_(?:live|test)_\w+"), REDACTED, ("_live_", "_test_")),
+    (re.compile(r"\bwhsec_\w+"), REDACTED, ("whsec_",)),
+    (re.compile(r"\b(?:pi|seti)_\w*?_secret_\w+"), REDACTED, ("_secret_",)),
+    (re.compile(r"\b(t=\d+,)?v[01]=[0-9a-f]{16,}"), REDACTED, ("v0=", "v1=")),
     (re.compile(r"(?i)((?:authorization|stripe-signature|cookie)[\"']?\s*[:=]\s*[\"']?)[^\"'\n]+"),
-     r"\1" + REDACTED),
-    (re.compile(r"(://[^:/@\s]+:)[^@/\s]+@"), r"\1" + REDACTED + "@"),
+     r"\1" + REDACTED, ("authorization", "stripe-signature", "cookie")),
+    (re.compile(r"(://[^:/@\s]+:)[^@/\s]+@"), r"\1" + REDACTED + "@", ("://",)),
 )  # fmt: skip
 
 
 def redact(text):
-    for pattern, replacement in SECRETS:
-        text = pattern.sub(replacement, text)
+    lowered = text.casefold()
+    for pattern, replacement, needles in SECRETS:
+        if any(needle in lowered for needle in needles):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -4,7 +4,7 @@ from flask import current_app, jsonify, url_for
 from flask.views import MethodView
 
 from ..auth import current_caller
-from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
+from ..extensions import LINK_HEADER_DOC, Blueprint, finish_page
 from .models import Order, OrderHistory
 from .schemas import (
     CART_DOC_SCHEMA,
@@ -41,9 +41,15 @@ class Orders(MethodView):
     @blp.errors(403)  # a customer filtering by another userId
     def get(self, args):
         """List the caller's orders (every order for an admin), newest first"""
-        query = orders_for(current_caller(), args.get("user_id"), args.get("status"))
+        rows = orders_for(
+            current_caller(),
+            args.get("user_id"),
+            args.get("status"),
+            args.get("starting_after"),
+            args["limit"],
+        )
         headers = {}
-        return attach_lines(keyset_page(query, Order.id, args, headers)), headers
+        return attach_lines(finish_page(rows, Order.id, args, headers)), headers
 
 
 @blp.route("/<id:order_id>")

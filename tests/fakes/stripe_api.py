@@ -46,8 +46,18 @@ def nested(pairs):
     return result
 
 
+class _Server(ThreadingHTTPServer):
+    # A thread per connection; the backlog lets a burst of clients connect at once.
+    request_queue_size = 256
+    daemon_threads = True
+    block_on_close = False
+
+
 class FakeStripe:
-    """Payment intents and refunds in memory; `mode` makes it fail ("fail") or hang ("hang")."""
+    """Payment intents and refunds in memory; `mode` makes it fail ("fail") or hang ("hang").
+
+    `delay_seconds` holds every answer that long, as a distant provider would.
+    """
 
     def __init__(self, api_key="sk_test_x"):
         self.api_key = api_key
@@ -56,13 +66,12 @@ class FakeStripe:
         self.requests = []
         self.mode = None
         self.hang_seconds = 5.0
+        self.delay_seconds = 0.0
         self._replies = {}  # Idempotency-Key -> (form, status, body)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._released = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.server.daemon_threads = True
-        self.server.block_on_close = False
+        self.server = _Server(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
@@ -223,6 +232,8 @@ class FakeStripe:
                 if fake.mode == "hang":
                     # The work is done but the answer is lost: a retry must not do it twice.
                     fake._released.wait(fake.hang_seconds)
+                if fake.delay_seconds:
+                    time.sleep(fake.delay_seconds)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

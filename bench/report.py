@@ -1,0 +1,159 @@
+"""The bench's table: printed, and written as JSON and Markdown under bench/results/."""
+
+import datetime
+import json
+import os
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LABELS = {
+    "baseline": "baseline: bare Flask, static JSON",
+    "1": "1 GET /orders/{{id}}",
+    "2": "2 GET /orders?limit=20 (user with 100)",
+    "3-small": "3 deep cursor, {small:,} orders",
+    "3-large": "3 deep cursor, {large:,} orders",
+    "4-fast": "4 POST /orders/new, Stripe 0 ms",
+    "4-slow": "4 POST /orders/new, Stripe {delay:g} ms",
+    "5": "5 worker RSS, {memory:,} requests",
+}
+CONNECTIONS = {"4-fast": 64, "4-slow": 64}
+COLUMNS = ("scenario", "conns", "req/s", "p50 ms", "p99 ms", "errors", "ratio", "target", "result")
+
+
+def best(runs):
+    """The least disturbed of a scenario's runs: the one with the most requests per second."""
+    return max(runs, key=lambda run: run.rps)
+
+
+def _row(key, args, run=None, ratio="", target="", met=None, **extra):
+    row = {
+        "key": key,
+        "scenario": LABELS[key].format(
+            small=args.small, large=args.large, delay=args.delay_ms, memory=args.memory_requests
+        ),
+        "connections": CONNECTIONS.get(key, 32),
+        "ratio": ratio,
+        "target": target,
+        "met": met,
+        **extra,
+    }
+    if run is not None:
+        row.update(run.as_dict())
+    return row
+
+
+def _ratio_row(key, args, run, reference, minimum, of):
+    ratio = run.rps / reference.rps
+    met = ratio >= minimum and run.errors == 0
+    return _row(key, args, run, f"{ratio:.2f}x {of}", f"≥ {minimum}x {of}", met)
+
+
+def build(args, runs, memory, started, settings, seed_seconds, body_bytes):
+    argv = sys.argv[1:]
+    base, one = best(runs["baseline"]), best(runs["1"])
+    rps_ratio, p99_ratio = one.rps / base.rps, one.p99_ms / base.p99_ms
+    rows = [
+        _row("baseline", args, base),
+        _row(
+            "1",
+            args,
+            one,
+            f"{rps_ratio:.2f}x req/s, p99 {p99_ratio:.2f}x",
+            "≥ 0.5x req/s, p99 ≤ 4x",
+            rps_ratio >= 0.5 and p99_ratio <= 4 and one.errors == 0,
+        ),
+        _ratio_row("2", args, best(runs["2"]), base, 0.3, "baseline"),
+        _row("3-small", args, best(runs["3-small"]), target="reference for 3"),
+        _ratio_row("3-large", args, best(runs["3-large"]), best(runs["3-small"]), 0.9, "small"),
+        _row("4-fast", args, best(runs["4-fast"]), target="reference for 4"),
+        _ratio_row("4-slow", args, best(runs["4-slow"]), best(runs["4-fast"]), 0.8, "0 ms"),
+    ]
+    growth = max(w["rss_last_kib"] / w["rss_first_kib"] for w in memory["workers"])
+    rss = ", ".join(
+        f"{w['rss_first_kib'] / 1024:.0f}→{w['rss_last_kib'] / 1024:.0f} MiB"
+        for w in memory["workers"]
+    )
+    rows.append(
+        _row(
+            "5",
+            args,
+            ratio=f"{growth:.3f}x worst worker",
+            target="≤ 1.1x RSS after 1,000",
+            met=growth <= 1.1 and memory["errors"] == 0,
+            rps=round(memory["requests"] / memory["seconds"], 1),
+            errors=memory["errors"],
+            note=f"RSS per worker after 1,000 → after {memory['requests']:,}: {rss}",
+        )
+    )
+    return {
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "command": "make bench" + (f" BENCH_ARGS='{' '.join(argv)}'" if argv else ""),
+        "machine": {"cores": os.cpu_count(), "load_average_at_start": os.getloadavg()},
+        "gunicorn": settings,
+        "wrk": {"threads": 2, "seconds": args.seconds, "warmup": args.warmup},
+        "rounds": args.rounds,
+        "order_body_bytes": body_bytes,
+        "seed_seconds_large": round(seed_seconds, 1),
+        "rows": rows,
+        "runs": {key: [run.as_dict() for run in value] for key, value in runs.items()},
+        "memory": memory,
+        "finished": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _cells(row):
+    def number(name, spec):
+        return format(row[name], spec) if name in row else "-"
+
+    result = {True: "met", False: "NOT MET", None: ""}[row["met"]]
+    return [
+        row["scenario"],
+        str(row["connections"]),
+        number("rps", ".0f"),
+        number("p50_ms", ".1f"),
+        number("p99_ms", ".1f"),
+        number("errors", "d"),
+        row["ratio"],
+        row["target"],
+        result,
+    ]
+
+
+def table(result):
+    cells = [list(COLUMNS), *(_cells(row) for row in result["rows"])]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)) for line in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    notes = [row["note"] for row in result["rows"] if row.get("note")]
+    return "\n".join(lines + notes)
+
+
+def markdown(result):
+    lines = [
+        f"# orders-service bench, {result['date']}",
+        "",
+        f"`{result['command']}` on {result['machine']['cores']} cores; gunicorn gthread "
+        + ", ".join(f"{k}={v}" for k, v in result["gunicorn"].items())
+        + f" for both servers; wrk 2 threads, {result['wrk']['warmup']:g} s warm-up + "
+        f"{result['wrk']['seconds']:g} s measured, best of {result['rounds']} rounds; "
+        f"order body {result['order_body_bytes']} bytes.",
+        "",
+        "| " + " | ".join(COLUMNS) + " |",
+        "|" + "---|" * len(COLUMNS),
+    ]
+    lines += ["| " + " | ".join(_cells(row)) + " |" for row in result["rows"]]
+    lines += [""] + [row["note"] for row in result["rows"] if row.get("note")]
+    return "\n".join(lines) + "\n"
+
+
+def write(result):
+    RESULTS.mkdir(exist_ok=True)
+    stamp = result["date"].replace(" ", "-").replace(":", "")
+    paths = []
+    for name in (f"bench-{stamp}", "latest"):
+        json_path, md_path = RESULTS / f"{name}.json", RESULTS / f"{name}.md"
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
+        md_path.write_text(markdown(result))
+        paths += [json_path, md_path]
+    return paths

@@ -1,0 +1,176 @@
+"""`make bench`: seed PostgreSQL, start the service and a bare Flask baseline, run wrk, report.
+
+Every target is a ratio of two runs made in the same bench, so a busy machine moves both.
+"""
+
+import argparse
+import datetime
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from orders_service.auth import issue_token
+
+from . import data, load, profile, report, servers
+
+SCRIPT = "requests"
+NEW_ORDER = '["1", "2", "3"]'  # three lines, three products
+DEEP = 30  # the cursor leaves this many of the user's orders before it: 70 pages-worth deep
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="make bench", description=__doc__)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
+    parser.add_argument("--seconds", type=float, default=10, help="each measured wrk run")
+    parser.add_argument("--warmup", type=float, default=3, help="each discarded warm-up run")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each scenario (best kept)")
+    parser.add_argument("--small", type=int, default=1_000, help="orders in the table at first")
+    parser.add_argument("--large", type=int, default=1_000_000, help="orders for scenario 3")
+    parser.add_argument("--memory-requests", type=int, default=100_000)
+    parser.add_argument("--delay-ms", type=float, default=200, help="the slow Stripe fake")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--profile",
+        metavar="SCENARIO",
+        action="append",
+        default=[],
+        help="also sample the service's workers with py-spy during this scenario (e.g. 1)",
+    )
+    args = parser.parse_args(argv)
+    args.database_url = args.database_url or data.DEFAULT_URL
+    return args
+
+
+def deep_page(order_ids):
+    return {"BENCH_PATHS": f"/orders?limit=20&starting_after={order_ids[DEEP]}"}
+
+
+def scenarios(order_ids, delay_ms):
+    """(key, server, connections, Stripe delay in seconds, wrk environment) for one round."""
+    by_id = " ".join(f"/orders/{order_id}" for order_id in order_ids)
+    post = {"BENCH_POST_EVERY": "1", "BENCH_POST_PATH": "/orders/new", "BENCH_BODY": NEW_ORDER}
+    return [
+        ("baseline", "baseline", 32, 0, {"BENCH_PATHS": by_id}),
+        ("1", "service", 32, 0, {"BENCH_PATHS": by_id}),
+        ("2", "service", 32, 0, {"BENCH_PATHS": "/orders?limit=20"}),
+        ("4-fast", "service", 64, 0, post),
+        ("4-slow", "service", 64, delay_ms / 1000, post),
+    ]
+
+
+def run_round(args, targets, fake, token, runs):
+    for key, server, connections, delay, env in targets:
+        fake.delay_seconds = delay
+        url = f"http://127.0.0.1:{runs['_servers'][server].port}"
+        env = {**env, "BENCH_TOKEN": token}
+        if args.warmup:
+            load.wrk(url, SCRIPT, args.warmup, connections, env)
+        with profile.maybe(key in args.profile, key, runs["_servers"][server], args.seconds):
+            run = load.wrk(url, SCRIPT, args.seconds, connections, env)
+        runs.setdefault(key, []).append(run)
+        print(f"  {key:<9} {run.rps:9.1f} req/s  p50 {run.p50_ms:7.2f} ms  "
+              f"p99 {run.p99_ms:7.2f} ms  errors {run.errors}", flush=True)  # fmt: skip
+    fake.delay_seconds = 0
+
+
+def memory(args, url, master_pid, token, order_ids):
+    """Each worker's RSS after the first 1,000 requests and after `memory_requests`."""
+    env = {
+        "BENCH_TOKEN": token,
+        "BENCH_PATHS": " ".join(
+            [f"/orders/{i}" for i in order_ids]
+            + ["/orders?limit=20", deep_page(order_ids)["BENCH_PATHS"]]
+        ),
+        # One request in ten places an order, so the write path is in the mix too.
+        "BENCH_POST_EVERY": "10",
+        "BENCH_POST_PATH": "/orders/new",
+        "BENCH_BODY": NEW_ORDER,
+    }
+    started = time.monotonic()
+    first, errors = load.send(url, SCRIPT, 1_000, 32, env)
+    after_first = {pid: servers.rss_kib(pid) for pid in servers.workers(master_pid)}
+    rest, more_errors = load.send(url, SCRIPT, args.memory_requests - first, 32, env)
+    after_all = {pid: servers.rss_kib(pid) for pid in servers.workers(master_pid)}
+    return {
+        "requests": first + rest,
+        "errors": errors + more_errors,
+        "seconds": round(time.monotonic() - started, 1),
+        "workers": [
+            {"pid": pid, "rss_first_kib": kib, "rss_last_kib": after_all.get(pid)}
+            for pid, kib in after_first.items()
+        ],
+    }
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = datetime.datetime.now(datetime.UTC)
+    load.ensure_wrk()
+    logs = Path(tempfile.mkdtemp(prefix="orders-bench-"))
+    print(f"bench database {args.database_url}; server logs in {logs}", flush=True)
+    small_url = data.reset(args.database_url)
+    order_ids = data.seed_orders(small_url, args.small)
+    # The large data set lives in a schema of its own, so scenario 3 runs side by side.
+    large_url = data.reset(args.database_url, "large")
+    print(f"seeding {args.large:,} orders", flush=True)
+    seeded = time.monotonic()
+    large_ids = data.seed_orders(large_url, args.large)
+    seed_seconds = time.monotonic() - seeded
+    fake = servers.start_fake_stripe()
+    service = servers.start_service(small_url, fake, logs)
+    token = issue_token(service.env, data.BENCH_USER, ttl=3600)
+    runs = {}
+    try:
+        large = servers.start_service(large_url, fake, logs, name="large")
+        try:
+            runs["_servers"] = {"service": service, "large": large}
+            deep = [
+                ("3-small", "service", 32, 0, deep_page(order_ids)),
+                ("3-large", "large", 32, 0, deep_page(large_ids)),
+            ]
+            for number in range(1, args.rounds + 1):
+                print(f"round {number}/{args.rounds}: {args.small:,} and {args.large:,} orders")
+                run_round(args, deep, fake, token, runs)
+        finally:
+            large.stop()
+        sample = service.request(
+            "GET", f"/orders/{order_ids[-1]}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert sample.status == 200, sample
+        (logs / "order.json").write_bytes(sample.body)
+        baseline = servers.start_baseline(logs / "order.json", logs)
+        runs["_servers"] = {"service": service, "baseline": baseline}
+        try:
+            targets = scenarios(order_ids, args.delay_ms)
+            for number in range(1, args.rounds + 1):
+                print(f"round {number}/{args.rounds} ({args.small:,} orders in the table)")
+                run_round(args, targets, fake, token, runs)
+        finally:
+            baseline.stop()
+    finally:
+        service.stop()
+
+    print(f"memory: {args.memory_requests:,} requests to a fresh service", flush=True)
+    service = servers.start_service(small_url, fake, logs)
+    try:
+        url = f"http://127.0.0.1:{service.port}"
+        mem = memory(args, url, service.process.pid, token, order_ids)
+    finally:
+        service.stop()
+        fake.stop()
+
+    del runs["_servers"]
+    result = report.build(
+        args, runs, mem, started, servers.settings(), seed_seconds, len(sample.body)
+    )
+    print()
+    print(report.table(result))
+    paths = report.write(result)
+    print(f"\nwritten: {', '.join(str(p) for p in paths)}")
+    missed = [row["scenario"] for row in result["rows"] if row["met"] is False]
+    return 1 if missed and args.strict else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
