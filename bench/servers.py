@@ -24,7 +24,7 @@ def start_fake_stripe():
     return FakeStripe(api_key=STRIPE_KEY).start()
 
 
-def start_service(database_url, fake, log_dir, name="service"):
+def start_service(database_url, fake, log_dir, name="service", **overrides):
     """The service as production runs it: gunicorn, APP_ENV=production, Stripe (the fake)."""
     env = server_env(
         database_url,
@@ -32,7 +32,7 @@ def start_service(database_url, fake, log_dir, name="service"):
         STRIPE_SECRET_KEY=STRIPE_KEY,
         STRIPE_WEBHOOK_SECRET="whsec_bench",
         STRIPE_API_BASE=fake.url,
-        **settings(),
+        **{**settings(), **overrides},
     )
     return Gunicorn(env, Path(log_dir) / f"{name}.log").start(timeout=60)
 

@@ -1,13 +1,9 @@
-"""The Api with its error shape, Blueprint/Schema bases, strict fields and the keyset pager."""
+"""The Api with its error shape, the request Parser, the Blueprint with auth and error docs."""
 
-import datetime
 import http
 import logging
-from urllib.parse import urlencode
 
-import marshmallow as ma
 import peewee
-from flask import request
 from flask_smorest import Api as BaseApi
 from flask_smorest import Blueprint as BaseBlueprint
 from flask_smorest import abort
@@ -17,6 +13,7 @@ from werkzeug.routing import IntegerConverter
 
 from .auth import require
 from .errors import DomainError
+from .fields import MAX_ID
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +97,6 @@ class Api(BaseApi):
             "message": "The database is unavailable; try again shortly.",
         }
         return payload, 503, {"Retry-After": "2"}
-
-
-MAX_ID = 2**63 - 1
 
 
 class IdConverter(IntegerConverter):
@@ -238,88 +232,3 @@ class Blueprint(BaseBlueprint):
             return self.doc(security=security)(func)
 
         return decorator
-
-
-class Schema(ma.Schema):
-    """Unknown fields are errors (the Parser makes webargs leave that to the schema)."""
-
-    class Meta:
-        unknown = ma.RAISE
-
-
-class StrictInteger(ma.fields.Integer):
-    """An integer and only an integer: no floats, strings or booleans."""
-
-    def __init__(self, **kwargs):
-        super().__init__(strict=True, **kwargs)
-
-    def _validated(self, value):
-        if isinstance(value, bool):
-            raise self.make_error("invalid", input=value)
-        return super()._validated(value)
-
-
-class StrictBoolean(ma.fields.Boolean):
-    """true or false, nothing truthy (not even 1 or 0, which equal True and False)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            return value
-        raise self.make_error("invalid", input=value)
-
-
-class UTCDateTime(ma.fields.DateTime):
-    """Naive UTC datetimes out as ISO 8601 ending in Z."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.datetime.fromisoformat(value)
-        if value.tzinfo is not None:
-            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
-        return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class KeysetArgsSchema(Schema):
-    """`limit` and `starting_after`: newest first, one page after another."""
-
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    starting_after = ma.fields.Integer(
-        data_key="starting_after", load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID)
-    )
-
-
-LINK_HEADER_DOC = {
-    "Link": {
-        "description": 'Present when more items exist: `<…?starting_after=ID&limit=N>; rel="next"`',
-        "schema": {"type": "string"},
-    }
-}
-
-
-def keyset_query(query, id_field, starting_after, fetch):
-    """`fetch` rows of `query` (a page and one more), newest first by `id_field`, after the cursor.
-
-    Cost does not grow with the depth of the page: it is a range scan from the cursor.
-    """
-    if starting_after is not None:
-        query = query.where(id_field < starting_after)
-    return query.order_by(id_field.desc()).limit(fetch)
-
-
-def keyset_page(query, id_field, args, headers):
-    """One page of `query`, newest first by `id_field`; sets a next Link when more exist."""
-    rows = list(keyset_query(query, id_field, args.get("starting_after"), args["limit"] + 1))
-    return finish_page(rows, id_field, args, headers)
-
-
-def finish_page(rows, id_field, args, headers):
-    """The page from keyset_query's rows, and the next Link in `headers` when more exist."""
-    limit = args["limit"]
-    if len(rows) > limit:
-        rows = rows[:limit]
-        params = request.args.to_dict()
-        params.update(starting_after=str(getattr(rows[-1], id_field.name)), limit=str(limit))
-        headers["Link"] = f'<{request.base_url}?{urlencode(params)}>; rel="next"'
-    return rows

@@ -3,7 +3,8 @@
 from flask import url_for
 from flask.views import MethodView
 
-from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
+from ..extensions import Blueprint
+from ..pagination import LINK_HEADER_DOC, keyset_page
 from .models import Lead
 from .schemas import (
     LeadPatchSchema,

@@ -2,7 +2,8 @@
 
 import marshmallow as ma
 
-from ..extensions import MAX_ID, KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
+from ..fields import MAX_ID, Schema, StrictInteger, UTCDateTime
+from ..pagination import KeysetArgsSchema
 
 MAX_ORDER = 2**31 - 1
 

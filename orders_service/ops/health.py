@@ -6,7 +6,8 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from ..database import db, migration_runner
-from ..extensions import Blueprint, Schema
+from ..extensions import Blueprint
+from ..fields import Schema
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 

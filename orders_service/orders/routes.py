@@ -4,8 +4,10 @@ from flask import current_app, jsonify, url_for
 from flask.views import MethodView
 
 from ..auth import current_caller
-from ..extensions import LINK_HEADER_DOC, Blueprint, finish_page
+from ..extensions import Blueprint
+from ..pagination import LINK_HEADER_DOC, finish_page
 from .models import Order, OrderHistory
+from .queries import attach_lines, find_order, orders_for
 from .schemas import (
     CART_DOC_SCHEMA,
     HistorySchema,
@@ -16,7 +18,7 @@ from .schemas import (
     StatusUpdatedSchema,
     StatusUpdateSchema,
 )
-from .service import attach_lines, create_order, find_order, orders_for, update_status
+from .service import create_order, update_status
 
 blp = Blueprint("orders", __name__, url_prefix="/orders", description="Orders and their life cycle")
 order_schema = OrderSchema()

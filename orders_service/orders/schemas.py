@@ -2,7 +2,8 @@
 
 import marshmallow as ma
 
-from ..extensions import MAX_ID, KeysetArgsSchema, Schema, StrictInteger, UTCDateTime
+from ..fields import MAX_ID, Schema, StrictInteger, UTCDateTime
+from ..pagination import KeysetArgsSchema
 from .lifecycle import STATUSES, normalize_status
 
 MAX_ITEMS = 100

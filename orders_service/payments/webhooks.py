@@ -9,7 +9,8 @@ from flask.views import MethodView
 from flask_smorest import abort
 from werkzeug.exceptions import HTTPException
 
-from ..extensions import Blueprint, Schema
+from ..extensions import Blueprint
+from ..fields import Schema
 from ..ops.metrics import record_webhook_event
 from .events import apply_event
 

@@ -6,7 +6,8 @@ from flask.views import MethodView
 from ..auth import current_caller
 from ..database import db
 from ..errors import Conflict, NotFound
-from ..extensions import LINK_HEADER_DOC, Blueprint, keyset_page
+from ..extensions import Blueprint
+from ..pagination import LINK_HEADER_DOC, keyset_page
 from .models import Product
 from .schemas import ProductPatchSchema, ProductQueryArgsSchema, ProductSchema
 

@@ -2,7 +2,8 @@
 
 import marshmallow as ma
 
-from ..extensions import KeysetArgsSchema, Schema, StrictBoolean, StrictInteger
+from ..fields import Schema, StrictBoolean, StrictInteger
+from ..pagination import KeysetArgsSchema
 
 MAX_PRICE = 99_999_999
 
