@@ -5,6 +5,11 @@ import json
 import pytest
 
 
+def post_raw_json(client, url, body, headers):
+    """POST `body` exactly as given (text or bytes), declared as JSON."""
+    return client.post(url, data=body, headers={**headers, "Content-Type": "application/json"})
+
+
 def assert_error(response, code):
     assert response.status_code == code
     assert response.mimetype == "application/json"
@@ -35,25 +40,19 @@ def test_an_unexpected_failure_is_json_500_without_details(make_app, migrated):
 
 
 def test_malformed_json_is_400(client, customer):
-    response = client.post(
-        "/orders/new", data='["3",', headers={**customer, "Content-Type": "application/json"}
-    )
+    response = post_raw_json(client, "/orders/new", '["3",', customer)
     assert "not valid JSON" in assert_error(response, 400)["message"]
 
 
 def test_invalid_utf8_is_400(client, customer):
-    response = client.post(
-        "/orders/new", data=b'["\xff"]', headers={**customer, "Content-Type": "application/json"}
-    )
+    response = post_raw_json(client, "/orders/new", b'["\xff"]', customer)
     assert_error(response, 400)
 
 
 @pytest.mark.parametrize("text", ["nul\u0000byte", "half \ud800 a pair"])
 def test_text_no_database_can_store_is_400_not_500(client, admin, text):
     body = json.dumps({"name": text})  # escaped as \u0000 and \ud800, as a client would
-    response = client.post(
-        "/leads/statuses", data=body, headers={**admin, "Content-Type": "application/json"}
-    )
+    response = post_raw_json(client, "/leads/statuses", body, admin)
     assert "NUL" in assert_error(response, 400)["message"]
     search = client.get("/leads", query_string={"q": "a\u0000b"}, headers=admin)
     assert_error(search, 400)
@@ -77,9 +76,7 @@ def test_a_missing_body_is_400(client, customer):
 
 def test_a_body_over_1_mib_is_413(client, customer):
     body = '["3"' + ',"3"' * 300_000 + "]"
-    response = client.post(
-        "/orders/new", data=body, headers={**customer, "Content-Type": "application/json"}
-    )
+    response = post_raw_json(client, "/orders/new", body, customer)
     assert_error(response, 413)
 
 
@@ -94,9 +91,7 @@ def test_a_body_over_1_mib_is_413(client, customer):
     ],
 )
 def test_odd_json_is_400_not_500(client, admin, body):
-    response = client.post(
-        "/orders/status-update", data=body, headers={**admin, "Content-Type": "application/json"}
-    )
+    response = post_raw_json(client, "/orders/status-update", body, admin)
     assert_error(response, 400)
 
 
@@ -186,9 +181,7 @@ def test_docs_page_is_served(client):
     ],
 )
 def test_pathological_json_is_400_not_500(client, customer, body):
-    response = client.post(
-        "/orders/new", data=body, headers={**customer, "Content-Type": "application/json"}
-    )
+    response = post_raw_json(client, "/orders/new", body, customer)
     assert_error(response, 400)
 
 
