@@ -2,6 +2,7 @@
 
 from ..database import db, locked, utcnow
 from ..errors import Conflict
+from ..events import outbox
 from .models import Order, OrderHistory
 
 TRANSITIONS = {
@@ -51,5 +52,6 @@ def apply_transition(order_id, target, actor):
             order=order.id, from_status=order.status, to_status=target, actor=actor, at=utcnow()
         )
         Order.update(status=target).where(Order.id == order.id).execute()
-        order.status = target
+        previous, order.status = order.status, target
+        outbox.record_transition(order, previous, actor)
     return order, True
