@@ -94,10 +94,9 @@ def test_a_refused_move_and_a_no_op_write_no_event(client, admin, place_order):
 def test_a_change_that_rolls_back_leaves_no_event(app, place_order):
     order = place_order()
 
-    with app.app_context(), pytest.raises(RuntimeError):
-        with db.atomic():
-            apply_transition(order["id"], "paid", "system")
-            raise RuntimeError("the caller's transaction fails after the move")
+    with app.app_context(), pytest.raises(RuntimeError), db.atomic():
+        apply_transition(order["id"], "paid", "system")
+        raise RuntimeError("the caller's transaction fails after the move")
 
     assert Order.get_by_id(order["id"]).status == "pending"
     assert [e["type"] for e in events_of(order["id"])] == ["order.created"]

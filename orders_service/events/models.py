@@ -7,6 +7,10 @@ import peewee
 from ..database import BaseModel, utcnow
 from ..orders.models import Order
 
+TYPES = tuple(
+    f"order.{name}" for name in ("created", "paid", "shipped", "completed", "canceled", "refunded")
+)
+
 
 class Event(BaseModel):
     id = peewee.BigAutoField()
@@ -60,6 +64,10 @@ class Delivery(BaseModel):
     next_attempt_at = peewee.DateTimeField(default=utcnow)
     delivered_at = peewee.DateTimeField(null=True)
     claim = peewee.CharField(max_length=32, null=True)
+
+    @property
+    def next_attempt(self):
+        return self.next_attempt_at if self.state == "pending" else None
 
     class Meta:
         indexes = (

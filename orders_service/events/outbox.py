@@ -9,9 +9,6 @@ from ..orders.models import OrderHistory
 from ..orders.queries import attach_lines
 from .models import Delivery, Event, WebhookEndpoint
 
-TYPES = tuple(
-    f"order.{name}" for name in ("created", "paid", "shipped", "completed", "canceled", "refunded")
-)
 _timestamp = UTCDateTime()
 
 
@@ -31,11 +28,11 @@ def record_transition(order, previous, actor):
 
 def _order_body(order):
     # Imported here: the order schemas import the life cycle, which imports this module.
-    from ..orders.schemas import OrderSchema
+    from .schemas import EventOrderSchema
 
     if not hasattr(order, "products"):
         attach_lines([order])
-    return OrderSchema(exclude=("clientSecret",)).dump(order)
+    return EventOrderSchema().dump(order)
 
 
 def _write(order, event_type, previous, version, actor):
