@@ -51,6 +51,9 @@ class Config:
         self.PAYMENT_MAX_RETRIES = int(_env("PAYMENT_MAX_RETRIES", "2"))
         self.CURRENCY = _env("CURRENCY", "usd").lower()
         self.CORS_ORIGINS = as_list(_env("CORS_ORIGINS"))
+        self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+        self.WEBHOOK_RETRY_SCHEDULE = _env("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
+        self.EVENT_RETENTION_DAYS = int(_env("EVENT_RETENTION_DAYS", "30"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
         if self.APP_ENV == "development" and not (self.JWT_SECRET or self.JWT_PUBLIC_KEY):

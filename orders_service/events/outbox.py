@@ -7,6 +7,7 @@ from ..database import utcnow
 from ..fields import UTCDateTime
 from ..orders.models import OrderHistory
 from ..orders.queries import attach_lines
+from .claims import notify_deliverers
 from .models import Delivery, Event, WebhookEndpoint
 
 _timestamp = UTCDateTime()
@@ -71,4 +72,5 @@ def _write(order, event_type, previous, version, actor):
     ]
     if rows:
         Delivery.insert_many(rows).execute()
+        notify_deliverers()
     return event
