@@ -5,7 +5,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from standardwebhooks.webhooks import Webhook
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 
 @dataclass
@@ -14,6 +14,7 @@ class Received:
     body: bytes
     answered: object
     at: float
+    signed: bool = None  # verified on arrival, when the subscriber was given the secret
 
     def verified(self, secret):
         """The event, if its Standard Webhooks signature verifies with `secret` (else raises)."""
@@ -23,8 +24,9 @@ class Received:
 class Subscriber:
     """`answer(n, body)` → an HTTP status, ("hang", seconds) or ("redirect", url); 204 if None."""
 
-    def __init__(self, answer=None):
+    def __init__(self, answer=None, secret=None):
         self.answer = answer or (lambda n, body: 204)
+        self.secret = secret
         self.received = []
         self.lock = threading.Lock()
         subscriber = self
@@ -34,12 +36,12 @@ class Subscriber:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                received = Received(dict(self.headers), body, None, time.monotonic())
+                if subscriber.secret:
+                    received.signed = subscriber.verifies(received)
                 with subscriber.lock:
-                    n = len(subscriber.received)
-                    answered = subscriber.answer(n, body)
-                    subscriber.received.append(
-                        Received(dict(self.headers), body, answered, time.monotonic())
-                    )
+                    received.answered = answered = subscriber.answer(len(subscriber.received), body)
+                    subscriber.received.append(received)
                 if isinstance(answered, tuple) and answered[0] == "hang":
                     time.sleep(answered[1])
                     answered = 200
@@ -70,6 +72,13 @@ class Subscriber:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+    def verifies(self, received):
+        try:
+            received.verified(self.secret)
+        except WebhookVerificationError:
+            return False
+        return True
 
     def ids(self):
         with self.lock:
