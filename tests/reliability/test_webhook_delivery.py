@@ -169,5 +169,4 @@ def test_two_deliverers_one_killed_deliver_10000_events_in_order(prepare, pg_url
         check.fail(f"{duplicates} events delivered twice", count=duplicates, kind="duplicates")
     if violations := order_violations(received):
         check.fail(f"{violations} events sent before an earlier one of their order", violations)
-    print(check.notes)
     assert check.failures == 0 and not lost, check.notes
