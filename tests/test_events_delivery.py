@@ -232,3 +232,24 @@ def test_a_lapsed_claim_is_due_again_and_its_late_result_is_not_recorded(pending
     assert record_result(lapsed[0], 204, None, SCHEDULE) is None
     assert Delivery.get_by_id(lapsed[0].id).state == "pending"
     assert record_result(again[0], 204, None, SCHEDULE) == "delivered"
+
+
+def test_the_backlog_gauge_counts_pending_deliveries(pending):
+    deliverer().run(once=True)
+
+    gauge = REGISTRY.get_sample_value("webhook_deliveries_pending")
+    assert gauge == len(pending) == Delivery.select().where(Delivery.state == "pending").count()
+
+
+def test_a_deliverer_outlives_an_unreachable_database(monkeypatch, pending):
+    import peewee
+
+    from orders_service.events import deliver as module
+
+    def unreachable(*args):
+        raise peewee.OperationalError("connection refused")
+
+    monkeypatch.setattr(module, "claim", unreachable)
+    worker = deliverer()
+
+    assert worker.run(once=True) == 0

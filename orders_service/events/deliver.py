@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import peewee
 import psycopg
 import requests
 from standardwebhooks.webhooks import Webhook
@@ -103,18 +104,29 @@ class Deliverer:
         with concurrent.futures.ThreadPoolExecutor(limit, "deliver") as pool:
             while True:
                 claimed = []
+                self.wake.clear()  # before claiming: a commit from now on wakes the wait below
                 if not self.stopping.is_set() and len(in_flight) < limit:
-                    claimed = claim(limit - len(in_flight), self.settings.lease)
-                    self._report_backlog()
-                    db.close()
+                    claimed = self._claim(limit - len(in_flight))
                 in_flight |= {pool.submit(self.attempt, delivery) for delivery in claimed}
                 attempts += len(claimed)
                 if not in_flight and (once or self.stopping.is_set()):
                     return attempts
                 if len(in_flight) == limit or not claimed:
                     self.wake.wait(POLL_SECONDS)
-                    self.wake.clear()
                 in_flight = {future for future in in_flight if not future.done()}
+
+    def _claim(self, limit):
+        """Due deliveries, or none while the database is unreachable (the loop tries again)."""
+        try:
+            claimed = claim(limit, self.settings.lease)
+            self._report_backlog()
+            return claimed
+        except (peewee.OperationalError, peewee.InterfaceError) as error:
+            log.warning("cannot claim deliveries (trying again shortly): %s", error)
+            self.stopping.wait(1)
+            return []
+        finally:
+            db.close()
 
     def attempt(self, delivery):
         try:
