@@ -14,6 +14,7 @@ from standardwebhooks.webhooks import Webhook
 
 from ..database import db
 from ..ops.metrics import record_delivery, set_delivery_backlog
+from ..orders.housekeeping import parse_duration
 from .claims import NOTIFY_CHANNEL, backlog, claim, record_result
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,6 @@ class Settings:
 
 def parse_schedule(text):
     """'5s,5m,30m' as timedeltas; ValueError for anything else."""
-    from ..orders.housekeeping import parse_duration
-
     waits = tuple(parse_duration(part) for part in text.split(",") if part.strip())
     if not waits:
         raise ValueError("WEBHOOK_RETRY_SCHEDULE needs at least one wait, like 5s,5m,30m")

@@ -42,7 +42,7 @@ def _write(order, event_type, previous, version, actor):
     body = {
         "id": uid,
         "type": event_type,
-        "createdAt": _timestamp._serialize(now, None, None),
+        "createdAt": _timestamp.serialize("at", {"at": now}),
         "data": {
             "order": _order_body(order),
             "previousStatus": previous,
