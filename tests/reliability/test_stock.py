@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from orders_service.database import db
-from orders_service.orders.models import Order, OrderLine
+from orders_service.orders.models import Order
 from orders_service.products.models import Product
 from tests.conftest import JWT_SECRET, bearer
 from tests.reliability.stored import at_once, missing_or_incomplete
