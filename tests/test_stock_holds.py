@@ -24,6 +24,13 @@ def holding(client, customer, catalog):
     return orders
 
 
+def fail_set_up(stripe_client, stripe_fake, customer, items, key):
+    """An order with `key` whose payment set-up fails (Stripe answers 500)."""
+    stripe_fake.mode = "fail"
+    assert place_with_stripe(stripe_client, customer, items, key=key).status_code == 502
+    stripe_fake.mode = None
+
+
 def order(client, headers, items):
     return client.post("/orders/new", json=items, headers=headers)
 
@@ -97,13 +104,10 @@ def test_the_limit_follows_max_pending_orders(make_app, catalog):
 def test_a_failed_payment_set_up_gives_the_units_back_and_its_retry_takes_them_again(
     stripe_client, stripe_fake, customer, catalog
 ):
-    stripe_fake.mode = "fail"
-    failed = place_with_stripe(stripe_client, customer, cart((HOODIE, 4)), key="retry")
-    assert failed.status_code == 502
+    fail_set_up(stripe_client, stripe_fake, customer, cart((HOODIE, 4)), "retry")
     assert stock(HOODIE) == 10
     assert OrderLine.get().stock_taken == 0
 
-    stripe_fake.mode = None
     retried = place_with_stripe(stripe_client, customer, cart((HOODIE, 4)), key="retry")
 
     assert retried.status_code == 201, retried.get_json()
@@ -115,11 +119,7 @@ def test_a_failed_payment_set_up_gives_the_units_back_and_its_retry_takes_them_a
 def test_a_retry_after_failed_set_up_is_409_while_its_units_are_sold_and_then_completes(
     stripe_client, stripe_fake, customer, other_customer, catalog
 ):
-    stripe_fake.mode = "fail"
-    assert (
-        place_with_stripe(stripe_client, customer, cart((HOODIE, 4)), key="late").status_code == 502
-    )
-    stripe_fake.mode = None
+    fail_set_up(stripe_client, stripe_fake, customer, cart((HOODIE, 4)), "late")
     theirs = place_with_stripe(stripe_client, other_customer, cart((HOODIE, 8))).get_json()
 
     short = place_with_stripe(stripe_client, customer, cart((HOODIE, 4)), key="late")
@@ -137,11 +137,7 @@ def test_a_retry_after_failed_set_up_is_409_while_its_units_are_sold_and_then_co
 def test_a_retry_after_failed_set_up_counts_as_taking_for_the_limit(
     stripe_client, stripe_fake, customer, catalog
 ):
-    stripe_fake.mode = "fail"
-    assert (
-        place_with_stripe(stripe_client, customer, cart((PIN, 1)), key="first").status_code == 502
-    )
-    stripe_fake.mode = None
+    fail_set_up(stripe_client, stripe_fake, customer, cart((PIN, 1)), "first")
     for _ in range(LIMIT):
         assert place_with_stripe(stripe_client, customer, cart((HOODIE, 1))).status_code == 201
 
@@ -155,11 +151,7 @@ def test_a_retry_after_failed_set_up_counts_as_taking_for_the_limit(
 def test_an_order_expired_after_its_set_up_failed_gives_nothing_back_twice(
     stripe_client, stripe_fake, stripe_app, customer, catalog
 ):
-    stripe_fake.mode = "fail"
-    assert (
-        place_with_stripe(stripe_client, customer, cart((HOODIE, 4)), key="gone").status_code == 502
-    )
-    stripe_fake.mode = None
+    fail_set_up(stripe_client, stripe_fake, customer, cart((HOODIE, 4)), "gone")
     Order.update(created_at=datetime.datetime(2020, 1, 1)).execute()
 
     expired = stripe_app.test_cli_runner().invoke(args=["orders", "expire", "--older-than", "1h"])
