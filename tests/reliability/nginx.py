@@ -2,14 +2,11 @@
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from tests.servers import ROOT, Gunicorn, free_port
+from tests.servers import ROOT, Gunicorn
 
 CONFIG = ROOT / "deploy" / "nginx.conf"
 # Only what a private instance needs around the shipped file: its own pid, log and temp paths.
@@ -55,79 +52,30 @@ def site_config(listen_port, upstream_port):
     return text
 
 
-class Nginx:
-    """One nginx master and its worker in a temporary prefix, proxying to `upstream_port`."""
+class Nginx(Gunicorn):
+    """nginx's master and worker in a temporary prefix, proxying to `upstream_port`; started,
+    asked and stopped as a Gunicorn is (ready once /healthz answers through it)."""
+
+    name = "nginx"
 
     def __init__(self, upstream_port):
-        self.binary = nginx_binary()
         self.directory = Path(tempfile.mkdtemp(prefix="orders-nginx-"))
         # A master started as root runs its worker as nobody, which must reach the temp paths.
         self.directory.chmod(0o755)
-        self.port = free_port()
+        main = self.directory / "nginx.conf"
+        log_path = self.directory / "error.log"
+        command = [nginx_binary(), "-p", self.directory, "-e", log_path, "-c", main]
+        super().__init__(os.environ, log_path, command=map(str, command))
         (self.directory / "orders-service.conf").write_text(site_config(self.port, upstream_port))
-        self.main = self.directory / "nginx.conf"
-        self.main.write_text(MAIN.format(dir=self.directory))
-        self.process = None
-
-    # The same one-connection request as a Gunicorn's (it needs only `port`), so LiveClient
-    # drives either.
-    request = Gunicorn.request
-
-    def command(self, *args):
-        return [
-            self.binary,
-            "-p",
-            str(self.directory),
-            "-e",
-            str(self.log_path),
-            "-c",
-            str(self.main),
-            *args,
-        ]
-
-    @property
-    def log_path(self):
-        return self.directory / "error.log"
+        main.write_text(MAIN.format(dir=self.directory))
 
     def test_config(self):
         """`nginx -t` on the shipped file: (exit code, what nginx said)."""
-        done = subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30)
+        done = subprocess.run([*self.command, "-t"], capture_output=True, text=True, timeout=30)
         return done.returncode, done.stderr
 
-    def start(self, timeout=15):
-        self.process = subprocess.Popen(
-            self.command(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"nginx exited {self.process.returncode}:\n{self.log()}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return self
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"nginx did not listen within {timeout}s:\n{self.log()}")
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # nginx's fast shutdown
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+    def stop(self, timeout=15):
+        """SIGTERM (nginx's fast shutdown), then the prefix goes."""
+        code = super().stop(timeout)
         shutil.rmtree(self.directory, ignore_errors=True)
-
-    def log(self):
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        return code
