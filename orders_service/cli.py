@@ -85,14 +85,15 @@ def simulate(order_id, outcome):
 
 @payments_cli.command("reconcile")
 def reconcile():
-    """Re-read the intents of pending orders and apply what the webhooks missed."""
+    """Re-read the intents of unfinished orders and apply what the webhooks missed."""
     from .payments.reconcile import reconcile_pending
 
-    changed = 0
+    changed = set()
     for order_id, outcome in reconcile_pending():
         click.echo(f"order {order_id}: {outcome}")
-        changed += outcome in {"paid", "canceled"}
-    click.echo(f"reconcile: {changed} orders changed.")
+        if outcome in {"paid", "canceled", "refunded"}:
+            changed.add(order_id)
+    click.echo(f"reconcile: {len(changed)} orders changed.")
 
 
 class Duration(click.ParamType):

@@ -40,6 +40,10 @@ def intent_id(order):
     return Order.get_by_id(order["id"]).payment_intent_id
 
 
+def stripe_key(order, action):
+    return f"order-{order['id']}-{Order.get_by_id(order['id']).payment_key}-{action}"
+
+
 def test_intent_carries_amount_currency_metadata_and_derived_key(stripe_app, stripe_fake, place):
     response = place()
 
@@ -52,7 +56,7 @@ def test_intent_carries_amount_currency_metadata_and_derived_key(stripe_app, str
     assert intent["metadata"] == {"order_id": str(order["id"]), "user_id": "7"}
     assert intent["automatic_payment_methods"] == {"enabled": True}
     [call] = stripe_fake.calls("POST", "/v1/payment_intents")
-    assert call.headers["idempotency-key"] == f"order-{order['id']}-intent"
+    assert call.headers["idempotency-key"] == stripe_key(order, "intent")
     assert call.headers["stripe-version"] == STRIPE_API_VERSION
 
 
@@ -113,7 +117,7 @@ def test_canceling_a_pending_order_cancels_its_intent(stripe_client, stripe_fake
     assert response.get_json() == {"id": order["id"], "status": "canceled"}
     assert stripe_fake.intents[intent_id(order)]["status"] == "canceled"
     [call] = stripe_fake.calls("POST", r"/v1/payment_intents/\w+/cancel")
-    assert call.headers["idempotency-key"] == f"order-{order['id']}-cancel"
+    assert call.headers["idempotency-key"] == stripe_key(order, "cancel")
 
 
 def test_refunding_a_paid_order_refunds_its_intent_in_full(
@@ -132,7 +136,7 @@ def test_refunding_a_paid_order_refunds_its_intent_in_full(
     assert refund["payment_intent"] == intent_id(order)
     assert refund["amount"] == TOTAL
     [call] = stripe_fake.calls("POST", "/v1/refunds")
-    assert call.headers["idempotency-key"] == f"order-{order['id']}-refund"
+    assert call.headers["idempotency-key"] == stripe_key(order, "refund")
 
 
 def test_stripe_refusing_a_cancel_is_409_with_its_reason_and_the_order_stays(

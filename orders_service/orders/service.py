@@ -3,12 +3,13 @@
 import datetime
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 
 import peewee
 
-from ..database import db, release_connection, utcnow
+from ..database import db, locked, release_connection, utcnow
 from ..errors import Conflict, DomainError, Forbidden
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
@@ -16,6 +17,8 @@ from ..products.models import Product
 from .lifecycle import apply_transition, check_transition
 from .models import IdempotencyKey, Order, OrderHistory, OrderLine
 from .queries import attach_lines, find_order
+
+log = logging.getLogger(__name__)
 
 MIN_TOTAL = 50
 MAX_TOTAL = 99_999_999
@@ -132,10 +135,7 @@ def _resume(record, fingerprint, serialize):
             order = Order.get_by_id(record.order_id)
             if order.status != "pending":
                 # Expired (canceled) while its payment was never set up: nothing to finish.
-                raise IdempotencyConflict(
-                    f"The order this key made was {order.status} before its payment was set "
-                    "up; place a new order with a new key."
-                )
+                raise not_pending_any_more(order.status)
             return Created(_set_up_payment(order, record, serialize))
         if time.monotonic() > deadline:
             raise IdempotencyConflict(
@@ -145,6 +145,13 @@ def _resume(record, fingerprint, serialize):
         time.sleep(0.05)
         record = IdempotencyKey.get_by_id(record.id)
     return Created(json.loads(record.response_body), replayed=True)
+
+
+def not_pending_any_more(status):
+    return IdempotencyConflict(
+        f"The order this key made was {status} before its payment was set up; place a new "
+        "order with a new key."
+    )
 
 
 def _take_over(record):
@@ -167,23 +174,47 @@ def _set_up_payment(order, record, serialize):
         with payment_call("create_intent"):
             intent = current_gateway().create_intent(order)
     except PaymentError:
-        if record is not None:
-            IdempotencyKey.update(locked_at=KEY_RELEASED).where(
-                IdempotencyKey.id == record.id
-            ).execute()
+        _release_key(record)
         raise
     with db.atomic():
-        Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret).where(
-            Order.id == order.id
-        ).execute()
+        # Only onto a pending order: `orders expire` may have canceled it during the call.
+        attached = (
+            Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret)
+            .where(Order.id == order.id, Order.status == "pending")
+            .execute()
+        )
         order = attach_lines([Order.get_by_id(order.id)])[0]
-        body = serialize(order)
-        if record is not None:
-            IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
-                IdempotencyKey.id == record.id
-            ).execute()
+        if attached:
+            body = serialize(order)
+            if record is not None:
+                IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
+                    IdempotencyKey.id == record.id
+                ).execute()
+    if not attached:
+        _release_key(record)
+        _discard_intent(order, intent)
+        raise not_pending_any_more(order.status)
     record_order_created()
     return body
+
+
+def _release_key(record):
+    """Let the next retry with this key in at once (it finishes the order, or is told why not)."""
+    if record is not None:
+        IdempotencyKey.update(locked_at=KEY_RELEASED).where(
+            IdempotencyKey.id == record.id
+        ).execute()
+
+
+def _discard_intent(order, intent):
+    """Cancel an intent the order refused; its client secret never left the service."""
+    order.payment_intent_id = intent.id
+    release_connection()
+    try:
+        with payment_call("cancel_intent"):
+            current_gateway().cancel_intent(order)
+    except PaymentError as error:
+        log.warning("intent %s of order %s left uncanceled: %s", intent.id, order.id, error)
 
 
 # The provider call each target status needs first, by the gateway method's name.
@@ -195,13 +226,20 @@ def change_status(order, target, actor):
 
     Raises TransitionRefused (nothing changed) or PaymentError (the order keeps its status).
     """
-    if check_transition(order.status, target) and order.payment_intent_id:
-        operation = SIDE_EFFECTS.get(target)
-        if operation:
+    operation = SIDE_EFFECTS.get(target)
+    if operation is None:
+        return apply_transition(order.id, target, actor)
+    while True:
+        if check_transition(order.status, target) and order.payment_intent_id:
             release_connection()
             with payment_call(operation):
                 getattr(current_gateway(), operation)(order)
-    return apply_transition(order.id, target, actor)
+        with db.atomic():
+            current = locked(Order.select().where(Order.id == order.id)).get()
+            if current.payment_intent_id == order.payment_intent_id:
+                return apply_transition(order.id, target, actor)
+        # A key retry set up its payment meanwhile: that intent must go too, before the order.
+        order = current
 
 
 def update_status(caller, order_id, target):
