@@ -79,6 +79,24 @@ def test_reconcile_sees_a_refund_of_a_paid_order_whose_webhook_was_lost(
     assert "0 orders changed" in run(stripe_runner, "payments", "reconcile")
 
 
+def test_reconcile_rereads_sold_orders_for_refunds_only_within_refunds_within(
+    stripe_runner, stripe_fake, place
+):
+    order = place()
+    stripe_fake.set_status(order.payment_intent_id, "succeeded")
+    run(stripe_runner, "payments", "reconcile")
+    stripe_fake.refund_in_dashboard(order.payment_intent_id)
+    age(order, 24 * 31)
+    reads = f"/v1/payment_intents/{order.payment_intent_id}"
+
+    run(stripe_runner, "payments", "reconcile")
+    assert len(stripe_fake.calls("GET", reads)) == 1  # the run that found it paid
+    output = run(stripe_runner, "payments", "reconcile", "--refunds-within", "60d")
+
+    assert f"order {order.id}: refunded" in output
+    assert Order.get_by_id(order.id).status == "refunded"
+
+
 def test_reconcile_makes_a_pending_order_paid_then_refunded_when_both_webhooks_were_lost(
     stripe_runner, stripe_fake, place
 ):
