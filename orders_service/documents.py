@@ -11,8 +11,9 @@ from .fields import UTCDateTime
 # A document and the id it is paged by (pagination.finish_page reads `.id`).
 Row = collections.namedtuple("Row", "id doc")
 
-# The timestamp as UTCDateTime dumps it: whole seconds, Z. SQLite holds the text peewee wrote
-# ('YYYY-MM-DD HH:MM:SS[.ffffff]'); cutting it, unlike strftime, never rounds a second up.
+# The timestamp as UTCDateTime dumps it: the second cut, never rounded (as a cast to
+# timestamp(0) would), then Z. SQLite holds the text peewee wrote ('YYYY-MM-DD HH:MM:SS[.ffffff]'),
+# so slicing it is enough.
 TIMESTAMP = {
     False: 'to_char({}, \'YYYY-MM-DD"T"HH24:MI:SS"Z"\')',
     True: "substr({0}, 1, 10) || 'T' || substr({0}, 12, 8) || 'Z'",
