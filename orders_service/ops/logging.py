@@ -34,7 +34,16 @@ SECRETS = (
 )  # fmt: skip
 
 
+# Every needle at once: most lines hold none, and one scan of them is cheaper than twelve.
+# (re's IGNORECASE folds as the (?i) patterns do, so a line it passes holds no match.)
+ANY_NEEDLE = re.compile(
+    "|".join(re.escape(needle) for _, _, needles in SECRETS for needle in needles), re.IGNORECASE
+)
+
+
 def redact(text):
+    if not ANY_NEEDLE.search(text):
+        return text
     lowered = text.casefold()
     for pattern, replacement, needles in SECRETS:
         if any(needle in lowered for needle in needles):
@@ -48,6 +57,9 @@ def valid_request_id(value):
 
 def current_request_id():
     return g.get("request_id") if has_request_context() else None
+
+
+ENCODER = json.JSONEncoder(default=str)  # json.dumps(default=…) would build one a line
 
 
 class JsonFormatter(logging.Formatter):
@@ -69,7 +81,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             entry["exception"] = record.exc_text
-        return redact(json.dumps(entry, default=str))
+        return redact(ENCODER.encode(entry))
 
 
 class TextFormatter(logging.Formatter):
@@ -122,9 +134,16 @@ def configure_logging(config):
     root.setLevel(config["LOG_LEVEL"])
 
 
+_second = (None, "")  # the last second formatted, and its text: lines come many a second
+
+
 def utc_timestamp(created):
-    moment = datetime.datetime.fromtimestamp(created, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    global _second
+    whole = int(created)
+    if _second[0] != whole:
+        moment = datetime.datetime.fromtimestamp(whole, datetime.UTC)
+        _second = (whole, moment.strftime("%Y-%m-%dT%H:%M:%S."))
+    return f"{_second[1]}{int((created - whole) * 1000):03d}Z"
 
 
 def request_duration():
