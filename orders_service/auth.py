@@ -2,6 +2,7 @@
 
 import datetime
 import functools
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -9,6 +10,12 @@ from dataclasses import dataclass
 import jwt
 from flask import current_app, g, request
 from flask_smorest import abort
+
+from .config import jwt_verification_key
+from .fields import MAX_ID
+
+# A user id as a string: decimal digits, no sign, no leading zero, at most MAX_ID's 19 digits.
+USER_ID_TEXT = re.compile(r"[1-9][0-9]{0,18}")
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,7 @@ def decode_token(token, config):
     audience = config.get("JWT_AUDIENCE")
     return jwt.decode(
         token,
-        config.get("JWT_PUBLIC_KEY") or config.get("JWT_SECRET"),
+        jwt_verification_key(config)[1],
         algorithms=[config.get("JWT_ALGORITHM", "HS256")],
         audience=audience,
         issuer=config.get("JWT_ISSUER"),
@@ -39,18 +46,20 @@ def decode_token(token, config):
 
 
 def _caller_from(claims):
-    sub = claims.get("sub")
-    if isinstance(sub, bool) or not (
-        isinstance(sub, int) or (isinstance(sub, str) and sub.isascii() and sub.isdigit())
-    ):
-        raise jwt.InvalidTokenError("sub must be a user id")
     roles = claims.get("roles") or []
     if not isinstance(roles, list):
         raise jwt.InvalidTokenError("roles must be a list")
-    user_id = int(sub)
-    if not 0 < user_id < 2**63:
-        raise jwt.InvalidTokenError("sub is out of range")
-    return Caller(user_id=user_id, is_admin="admin" in roles)
+    return Caller(user_id=user_id_from(claims.get("sub")), is_admin="admin" in roles)
+
+
+def user_id_from(sub):
+    """`sub` as a user id (an integer, or its digits without leading zeros), 1 to MAX_ID."""
+    if isinstance(sub, str) and USER_ID_TEXT.fullmatch(sub):
+        sub = int(sub)
+    # bool is an int to Python, not a user id; a float such as 7.0 is refused too.
+    if type(sub) is not int or not 0 < sub <= MAX_ID:
+        raise jwt.InvalidTokenError("sub must be a user id")
+    return sub
 
 
 class VerifiedTokens:

@@ -63,7 +63,12 @@ history = st.lists(
 )
 products = st.lists(
     st.fixed_dictionaries(
-        {"name": texts.filter(bool), "price_in_cents": st.integers(1, BIG), "active": st.booleans()}
+        {
+            "name": texts.filter(bool),
+            "price_in_cents": st.integers(1, BIG),
+            "active": st.booleans(),
+            "stock": st.none() | st.integers(0, 2**31 - 1),
+        }
     ),
     min_size=1,
     max_size=8,
