@@ -3,6 +3,8 @@
 import datetime
 import functools
 import re
+import threading
+import time
 from dataclasses import dataclass
 
 import jwt
@@ -60,6 +62,39 @@ def user_id_from(sub):
     return sub
 
 
+class VerifiedTokens:
+    """Callers of tokens already verified, kept until their `exp`.
+
+    Checking a signature and parsing the claims again cost a fifth of a read's CPU, for the
+    same answer each time the same client calls (a token is used until it expires). A token
+    is keyed with the settings it was checked against; past its `exp` it is checked again
+    (and so refused as expired); `nbf` and `iat` cannot become unmet as time moves on.
+    """
+
+    SIZE = 4096
+
+    def __init__(self):
+        self._callers = {}
+        self._lock = threading.Lock()
+
+    def caller(self, token, config):
+        key = (token, *(config.get(name) for name in TOKEN_SETTINGS))
+        found = self._callers.get(key)
+        if found is not None and time.time() < found[1]:
+            return found[0]
+        claims = decode_token(token, config)
+        caller = _caller_from(claims)
+        with self._lock:
+            if len(self._callers) >= self.SIZE:
+                del self._callers[next(iter(self._callers))]  # the oldest
+            self._callers[key] = (caller, claims["exp"])
+        return caller
+
+
+TOKEN_SETTINGS = ("JWT_PUBLIC_KEY", "JWT_SECRET", "JWT_ALGORITHM", "JWT_AUDIENCE", "JWT_ISSUER")
+verified_tokens = VerifiedTokens()
+
+
 def current_caller(optional=False):
     """The authenticated caller (cached for the request); 401 unless `optional` and no header."""
     if "caller" in g:
@@ -72,7 +107,7 @@ def current_caller(optional=False):
     if scheme.lower() != "bearer" or not token.strip():
         _unauthorized("A bearer token is required (Authorization: Bearer <token>).")
     try:
-        g.caller = _caller_from(decode_token(token.strip(), current_app.config))
+        g.caller = verified_tokens.caller(token.strip(), current_app.config)
     except jwt.ExpiredSignatureError:
         _unauthorized("The token has expired.")
     except jwt.InvalidTokenError:

@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import time
 
 import jwt
 import pytest
@@ -189,3 +190,33 @@ def test_the_token_command_signs_with_the_configured_hs_algorithm(make_app):
     assert jwt.get_unverified_header(token)["alg"] == "HS512"
     response = app.test_client().get("/orders", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
+
+
+def test_a_valid_token_is_verified_once_across_requests(client, monkeypatch):
+    from orders_service import auth
+
+    calls = []
+    monkeypatch.setattr(auth, "decode_token", lambda *a: calls.append(a) or jwt.decode(
+        a[0], JWT_SECRET, algorithms=["HS256"]
+    ))  # fmt: skip
+    token = token_for({"sub": "41", "exp": NOW + datetime.timedelta(hours=1)})
+    assert [get_orders(client, token).status_code for _ in range(3)] == [200, 200, 200]
+    assert len(calls) == 1
+
+
+def test_a_remembered_token_is_refused_once_it_expires(client):
+    token = token_for({"sub": "42", "exp": int(time.time()) + 2})
+    assert get_orders(client, token).status_code == 200
+    time.sleep(
+        max(0.0, jwt.decode(token, options={"verify_signature": False})["exp"] - time.time()) + 0.05
+    )
+    response = get_orders(client, token)
+    assert_unauthorized(response)
+    assert response.get_json()["message"] == "The token has expired."
+
+
+def test_a_token_remembered_under_one_key_is_checked_again_under_another(make_app):
+    token = token_for({"sub": "43", "exp": NOW + datetime.timedelta(hours=1)})
+    assert get_orders(make_app().test_client(), token).status_code == 200
+    rotated = make_app(JWT_SECRET="another-secret-0123456789abcdef0123456789abcdef")
+    assert_unauthorized(get_orders(rotated.test_client(), token))
