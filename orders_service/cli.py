@@ -19,6 +19,12 @@ DEMO_CATALOG = (
     ("TOTE-CANVAS", "Canvas Tote Bag", 1599),
     ("SOCKS-STRIPE", "Striped Socks", 899),
 )
+# A limited run whose stock is tracked, so that `make run` shows it (the products above are not).
+DEMO_STOCKED = (
+    ("HOODIE-LTD-L", "Limited Edition Hoodie (L)", 5999, 10),
+    ("PIN-ENAMEL", "Enamel Pin", 799, 100),
+    ("POSTER-RETRO", "Retro Poster", 1299, 25),
+)
 
 db_cli = AppGroup("db", help="Database schema (migrations).")
 payments_cli = AppGroup("payments", help="Payment events and reconciliation.")
@@ -49,8 +55,10 @@ def db_status():
 @with_appcontext
 def seed():
     """Load the demo catalog (products already there are left alone)."""
+    catalog = [(*product, None) for product in DEMO_CATALOG] + list(DEMO_STOCKED)
     rows = [
-        {"sku": sku, "name": name, "price_in_cents": price} for sku, name, price in DEMO_CATALOG
+        {"sku": sku, "name": name, "price_in_cents": price, "stock": stock}
+        for sku, name, price, stock in catalog
     ]
     with db.atomic():
         before = Product.select().count()
@@ -84,18 +92,6 @@ def simulate(order_id, outcome):
     click.echo(f"{event['id']} {event['type']}: {apply_event(event, source='local')}")
 
 
-@payments_cli.command("reconcile")
-def reconcile():
-    """Re-read the intents of pending orders and apply what the webhooks missed."""
-    from .payments.reconcile import reconcile_pending
-
-    changed = 0
-    for order_id, outcome in reconcile_pending():
-        click.echo(f"order {order_id}: {outcome}")
-        changed += outcome in {"paid", "canceled"}
-    click.echo(f"reconcile: {changed} orders changed.")
-
-
 class Duration(click.ParamType):
     name = "duration"
 
@@ -106,6 +102,26 @@ class Duration(click.ParamType):
             return parse_duration(value)
         except ValueError as error:
             self.fail(str(error), param, ctx)
+
+
+@payments_cli.command("reconcile")
+@click.option(
+    "--refunds-within",
+    type=Duration(),
+    default="30d",
+    show_default=True,
+    help="Paid orders placed within this are re-read for refunds (pending ones always).",
+)
+def reconcile(refunds_within):
+    """Re-read the intents of unfinished orders and apply what the webhooks missed."""
+    from .payments.reconcile import reconcile_orders
+
+    changed = set()
+    for order_id, outcome in reconcile_orders(refunds_within):
+        click.echo(f"order {order_id}: {outcome}")
+        if outcome in {"paid", "canceled", "refunded"}:
+            changed.add(order_id)
+    click.echo(f"reconcile: {len(changed)} orders changed.")
 
 
 @orders_cli.command("expire")

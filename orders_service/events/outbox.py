@@ -6,7 +6,6 @@ import secrets
 from ..database import utcnow
 from ..fields import UTCDateTime
 from ..orders.models import OrderHistory
-from ..orders.queries import attach_lines
 from .claims import notify_deliverers
 from .models import Delivery, Event, WebhookEndpoint
 
@@ -28,7 +27,8 @@ def record_transition(order, previous, actor):
 
 
 def _order_body(order):
-    # Imported here: the order schemas import the life cycle, which imports this module.
+    # Imported here: the order reads and schemas import the life cycle, which imports this.
+    from ..orders.queries import attach_lines
     from .schemas import EventOrderSchema
 
     if not hasattr(order, "products"):

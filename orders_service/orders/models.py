@@ -1,5 +1,7 @@
 """Orders, their lines (priced at purchase), their history and idempotency keys."""
 
+import secrets
+
 import peewee
 
 from ..database import BaseModel, utcnow
@@ -16,6 +18,9 @@ class Order(BaseModel):
     # Null until the provider has answered: such an order is not shown to anyone.
     client_secret = peewee.CharField(max_length=255, null=True)
     payment_error = peewee.TextField(null=True)
+    # Random, so that the provider's idempotency keys of this order are unique to it for good
+    # (order ids repeat across deployments and restored backups); null on older orders.
+    payment_key = peewee.CharField(max_length=32, null=True, default=lambda: secrets.token_hex(16))
 
     class Meta:
         table_name = "orders"
@@ -31,6 +36,8 @@ class OrderLine(BaseModel):
     name = peewee.CharField(max_length=200)
     quantity = peewee.IntegerField()
     price_in_cents = peewee.BigIntegerField()
+    # Units this line holds from the product's stock, what a cancel gives back.
+    stock_taken = peewee.IntegerField(default=0)
 
 
 class OrderHistory(BaseModel):

@@ -3,20 +3,24 @@
 import datetime
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 
 import peewee
 
-from ..database import db, release_connection, utcnow
+from ..database import db, locked, release_connection, utcnow
 from ..errors import Conflict, DomainError, Forbidden
 from ..events import outbox
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
+from ..products import stock
 from ..products.models import Product
 from .lifecycle import apply_transition, check_transition
 from .models import IdempotencyKey, Order, OrderHistory, OrderLine
 from .queries import attach_lines, find_order
+
+log = logging.getLogger(__name__)
 
 MIN_TOTAL = 50
 MAX_TOTAL = 99_999_999
@@ -86,7 +90,7 @@ def create_order(caller, items, currency, serialize, key=None):
     """
     fingerprint = request_fingerprint(items)
     if key and (record := IdempotencyKey.get_or_none(user_id=caller.user_id, key=key)):
-        return _resume(record, fingerprint, serialize)
+        return _resume(caller, record, fingerprint, serialize)
     cart, total = price_cart(items)
     try:
         with db.atomic():
@@ -96,6 +100,13 @@ def create_order(caller, items, currency, serialize, key=None):
                 currency=currency,
                 created_at=utcnow(),
             )
+            record = None
+            if key:
+                # Before the stock: a concurrent repeat waits here and replays, taking nothing.
+                record = IdempotencyKey.create(
+                    user_id=caller.user_id, key=key, request_hash=fingerprint, order=order.id
+                )
+            taken = stock.take(caller, cart)
             OrderLine.insert_many(
                 [
                     {
@@ -104,6 +115,7 @@ def create_order(caller, items, currency, serialize, key=None):
                         "name": product.name,
                         "quantity": qty,
                         "price_in_cents": product.price_in_cents,
+                        "stock_taken": taken.get(product.id, 0),
                     }
                     for product, qty in cart
                 ]
@@ -111,33 +123,22 @@ def create_order(caller, items, currency, serialize, key=None):
             OrderHistory.create(
                 order=order.id, to_status="pending", actor=caller.actor, at=utcnow()
             )
-            record = None
-            if key:
-                record = IdempotencyKey.create(
-                    user_id=caller.user_id, key=key, request_hash=fingerprint, order=order.id
-                )
     except peewee.IntegrityError:
         if not key:
             raise
         # Another request took this key first; its order stands and this one never existed.
-        return _resume(IdempotencyKey.get(user_id=caller.user_id, key=key), fingerprint, serialize)
+        record = IdempotencyKey.get(user_id=caller.user_id, key=key)
+        return _resume(caller, record, fingerprint, serialize)
     return Created(_set_up_payment(order, record, serialize))
 
 
-def _resume(record, fingerprint, serialize):
+def _resume(caller, record, fingerprint, serialize):
     if record.request_hash != fingerprint:
         raise IdempotencyConflict("This Idempotency-Key was used with a different body.")
     deadline = time.monotonic() + WAIT_FOR_KEY_SECONDS
     while record.response_code is None:
         if _take_over(record):
-            order = Order.get_by_id(record.order_id)
-            if order.status != "pending":
-                # Expired (canceled) while its payment was never set up: nothing to finish.
-                raise IdempotencyConflict(
-                    f"The order this key made was {order.status} before its payment was set "
-                    "up; place a new order with a new key."
-                )
-            return Created(_set_up_payment(order, record, serialize))
+            return Created(_set_up_payment(_reclaim(caller, record), record, serialize))
         if time.monotonic() > deadline:
             raise IdempotencyConflict(
                 "A request with this Idempotency-Key is still in progress; retry shortly.",
@@ -146,6 +147,13 @@ def _resume(record, fingerprint, serialize):
         time.sleep(0.05)
         record = IdempotencyKey.get_by_id(record.id)
     return Created(json.loads(record.response_body), replayed=True)
+
+
+def not_pending_any_more(status):
+    return IdempotencyConflict(
+        f"The order this key made was {status} before its payment was set up; place a new "
+        "order with a new key."
+    )
 
 
 def _take_over(record):
@@ -161,6 +169,29 @@ def _take_over(record):
     return claimed == 1
 
 
+def _reclaim(caller, record):
+    """The pending order a failed first request left, holding its stock again."""
+    try:
+        with db.atomic():
+            order = locked(Order.select().where(Order.id == record.order_id)).get()
+            if order.status != "pending":
+                # Expired (canceled) while its payment was never set up: nothing to finish.
+                raise not_pending_any_more(order.status)
+            stock.take_again(order, caller)
+    except DomainError:
+        _release(record)
+        raise
+    return order
+
+
+def _release(record):
+    """Let the next retry with this key take over at once."""
+    if record is not None:
+        IdempotencyKey.update(locked_at=KEY_RELEASED).where(
+            IdempotencyKey.id == record.id
+        ).execute()
+
+
 def _set_up_payment(order, record, serialize):
     """Create the order's intent (the provider's own key makes this safe to repeat)."""
     release_connection()
@@ -168,24 +199,43 @@ def _set_up_payment(order, record, serialize):
         with payment_call("create_intent"):
             intent = current_gateway().create_intent(order)
     except PaymentError:
-        if record is not None:
-            IdempotencyKey.update(locked_at=KEY_RELEASED).where(
-                IdempotencyKey.id == record.id
-            ).execute()
+        # The order stays hidden; its units go back on sale until a retry takes them again.
+        with db.atomic():
+            stock.give_back(order.id)
+            _release(record)
         raise
     with db.atomic():
-        Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret).where(
-            Order.id == order.id
-        ).execute()
+        # Only onto a pending order: `orders expire` may have canceled it during the call.
+        attached = (
+            Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret)
+            .where(Order.id == order.id, Order.status == "pending")
+            .execute()
+        )
         order = attach_lines([Order.get_by_id(order.id)])[0]
-        outbox.record_created(order)
-        body = serialize(order)
-        if record is not None:
-            IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
-                IdempotencyKey.id == record.id
-            ).execute()
+        if attached:
+            outbox.record_created(order)
+            body = serialize(order)
+            if record is not None:
+                IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
+                    IdempotencyKey.id == record.id
+                ).execute()
+    if not attached:
+        _release(record)
+        _discard_intent(order, intent)
+        raise not_pending_any_more(order.status)
     record_order_created()
     return body
+
+
+def _discard_intent(order, intent):
+    """Cancel an intent the order refused; its client secret never left the service."""
+    order.payment_intent_id = intent.id
+    release_connection()
+    try:
+        with payment_call("cancel_intent"):
+            current_gateway().cancel_intent(order)
+    except PaymentError as error:
+        log.warning("intent %s of order %s left uncanceled: %s", intent.id, order.id, error)
 
 
 # The provider call each target status needs first, by the gateway method's name.
@@ -197,12 +247,19 @@ def change_status(order, target, actor):
 
     Raises TransitionRefused (nothing changed) or PaymentError (the order keeps its status).
     """
-    if check_transition(order.status, target) and order.payment_intent_id:
-        operation = SIDE_EFFECTS.get(target)
-        if operation:
-            release_connection()
-            with payment_call(operation):
-                getattr(current_gateway(), operation)(order)
+    operation = SIDE_EFFECTS.get(target)
+    if operation and check_transition(order.status, target) and order.payment_intent_id:
+        release_connection()
+        with payment_call(operation):
+            getattr(current_gateway(), operation)(order)
+    if operation and order.payment_intent_id is None:
+        # A key retry may have attached an intent since the order was read (an intent once
+        # attached never changes): under the row lock, move the order only if it has none.
+        with db.atomic():
+            current = locked(Order.select().where(Order.id == order.id)).get()
+            if current.payment_intent_id is None:
+                return apply_transition(order.id, target, actor)
+        return change_status(current, target, actor)
     return apply_transition(order.id, target, actor)
 
 
