@@ -5,6 +5,7 @@ import datetime
 import logging
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED
 from dataclasses import dataclass
 
 import peewee
@@ -102,17 +103,22 @@ class Deliverer:
         limit = self.settings.concurrency
         with concurrent.futures.ThreadPoolExecutor(limit, "deliver") as pool:
             while True:
+                in_flight = {future for future in in_flight if not future.done()}
                 claimed = []
                 self.wake.clear()  # before claiming: a commit from now on wakes the wait below
-                if not self.stopping.is_set() and len(in_flight) < limit:
+                # Claiming costs a query: made once half the slots are free, not for each one.
+                if not self.stopping.is_set() and len(in_flight) <= limit // 2:
                     claimed = self._claim(limit - len(in_flight))
                 in_flight |= {pool.submit(self.attempt, delivery) for delivery in claimed}
                 attempts += len(claimed)
                 if not in_flight and (once or self.stopping.is_set()):
                     return attempts
-                if len(in_flight) == limit or not claimed:
+                if len(in_flight) > limit // 2:
+                    concurrent.futures.wait(in_flight, POLL_SECONDS, FIRST_COMPLETED)
+                elif not claimed:
+                    # Nothing due: until a commit (NOTIFY), an attempt's end (which may free
+                    # its order's next version) or the next poll.
                     self.wake.wait(POLL_SECONDS)
-                in_flight = {future for future in in_flight if not future.done()}
 
     def _claim(self, limit):
         """Due deliveries, or none while the database is unreachable (the loop tries again)."""

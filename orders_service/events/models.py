@@ -74,5 +74,17 @@ class Delivery(BaseModel):
             (("endpoint", "id"), False),
             (("event",), False),
             (("state", "next_attempt_at"), False),
-            (("endpoint", "order_id", "version"), False),
         )
+
+
+# The claim's "no earlier version of this order still pending" test, one index probe per
+# candidate: partial, so the planner takes it even before the statistics know the table.
+Delivery.add_index(
+    Delivery.index(
+        Delivery.endpoint,
+        Delivery.order_id,
+        Delivery.version,
+        where=(Delivery.state == "pending"),
+        name="delivery_pending_versions",
+    )
+)

@@ -56,9 +56,17 @@ def up(migrator, db):
                 (("endpoint", "id"), False),
                 (("event",), False),
                 (("state", "next_attempt_at"), False),
-                (("endpoint", "order_id", "version"), False),
             )
 
+    Delivery.add_index(
+        Delivery.index(
+            Delivery.endpoint,
+            Delivery.order_id,
+            Delivery.version,
+            where=(Delivery.state == "pending"),
+            name="delivery_pending_versions",
+        )
+    )
     db.create_tables([Event, WebhookEndpoint, Delivery])
 
 
