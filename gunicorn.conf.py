@@ -64,3 +64,10 @@ def child_exit(server, worker):
 def on_exit(server):
     if _made_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def pre_request(worker, req):
+    """Let the app ask gunicorn to close a connection whose request body it left unread."""
+    from orders_service.ops.keepalive import gunicorn_pre_request
+
+    gunicorn_pre_request(worker, req)

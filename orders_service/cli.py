@@ -6,6 +6,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from .auth import issue_token
 from .database import db, migration_runner
+from .leads.models import LeadStatus
 from .products.models import Product
 
 DEMO_CATALOG = (
@@ -18,6 +19,7 @@ DEMO_CATALOG = (
     ("TOTE-CANVAS", "Canvas Tote Bag", 1599),
     ("SOCKS-STRIPE", "Striped Socks", 899),
 )
+DEFAULT_LEAD_STATUSES = ("New", "Contacted", "Qualified", "Won", "Lost")
 
 db_cli = AppGroup("db", help="Database schema (migrations).")
 payments_cli = AppGroup("payments", help="Payment events and reconciliation.")
@@ -47,7 +49,8 @@ def db_status():
 @click.command("seed")
 @with_appcontext
 def seed():
-    """Load the demo catalog (products already there are left alone)."""
+    """Load the demo catalog (products already there are left alone) and, on an empty board,
+    the default lead status columns."""
     rows = [
         {"sku": sku, "name": name, "price_in_cents": price} for sku, name, price in DEMO_CATALOG
     ]
@@ -56,6 +59,14 @@ def seed():
         Product.insert_many(rows).on_conflict_ignore().execute()
         added = Product.select().count() - before
     click.echo(f"demo catalog: {added} products added, {len(rows) - added} already there.")
+    with db.atomic():
+        if not LeadStatus.select().exists():
+            columns = [{"name": n, "status_order": i} for i, n in enumerate(DEFAULT_LEAD_STATUSES)]
+            # Two seeds at once: the unique name index keeps one of each.
+            LeadStatus.insert_many(columns).on_conflict_ignore().execute()
+            click.echo(f"lead statuses: {', '.join(DEFAULT_LEAD_STATUSES)} added.")
+        else:
+            click.echo("lead statuses: the board has columns already, left alone.")
 
 
 @click.command("token")

@@ -4,8 +4,7 @@ import marshmallow as ma
 
 from ..fields import MAX_ID, Schema, StrictInteger, UTCDateTime
 from ..pagination import KeysetArgsSchema
-
-MAX_ORDER = 2**31 - 1
+from .models import MAX_STATUS_ORDER as MAX_ORDER
 
 
 class LeadStatusSchema(Schema):
