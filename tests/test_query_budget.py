@@ -126,4 +126,4 @@ def test_status_update_costs_a_fixed_number(client, admin, orders, count_queries
     statements = count_queries(
         lambda: client.post("/orders/status-update", json=body, headers=admin)
     )
-    assert len(statements) == 4, statements  # read, lock, history, update
+    assert len(statements) == 6, statements  # read, claim, lock, history, update, release

@@ -16,6 +16,8 @@ class Order(BaseModel):
     # Null until the provider has answered: such an order is not shown to anyone.
     client_secret = peewee.CharField(max_length=255, null=True)
     payment_error = peewee.TextField(null=True)
+    # Set while a staff, owner or system status change (and its provider call) holds the order.
+    change_claimed_until = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "orders"
@@ -52,4 +54,4 @@ class IdempotencyKey(BaseModel):
     locked_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("user_id", "key"), True),)
+        indexes = ((("user_id", "key"), True), (("created_at",), False))
