@@ -21,7 +21,7 @@ DEMO_CATALOG = (
 )
 DEFAULT_LEAD_STATUSES = ("New", "Contacted", "Qualified", "Won", "Lost")
 
-db_cli = AppGroup("db", help="Database schema (migrations).")
+db_cli = AppGroup("db", help="Database schema (migrations) and pruning.")
 payments_cli = AppGroup("payments", help="Payment events and reconciliation.")
 orders_cli = AppGroup("orders", help="Order housekeeping.")
 
@@ -44,6 +44,16 @@ def db_status():
         click.echo(f"[{'x' if row.applied else ' '}] {row.name}")
     if any(not row.applied for row in rows):
         raise SystemExit(1)
+
+
+@db_cli.command("prune")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+def db_prune(batch_size):
+    """Delete what has served its time, in batches (safe on several hosts at once)."""
+    from .retention import prune
+
+    for name, deleted in prune(current_app.config, batch_size):
+        click.echo(f"{name}: {deleted} deleted.")
 
 
 @click.command("seed")
