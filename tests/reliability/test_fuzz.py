@@ -3,7 +3,7 @@ customer: valid and invalid data, checked against the documented statuses, types
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure
@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.leads_board import add_lead
+from tests.reliability.report import FUZZ_SEED
 
 pytestmark = pytest.mark.reliability
 
@@ -43,12 +44,12 @@ def fuzz_operation(operation, base_url, headers, check):
     """Run each generation mode's examples; a failing one is recorded, and the next mode goes on."""
     for mode, examples in EXAMPLES.items():
 
+        @seed(FUZZ_SEED)
         @given(case=operation.as_strategy(generation_mode=mode))
         @settings(
             max_examples=examples,
             deadline=None,
             database=None,
-            derandomize=True,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
@@ -100,6 +101,7 @@ def findings(error):
 @pytest.mark.parametrize("role", ["admin", "customer"])
 def test_schemathesis(role, live, database_url, tokens, check):
     _, client = live(database_url)
+    check.notes.append(f"seed {FUZZ_SEED}")
     seed_service(client, tokens)
     (server,) = client.servers
     base_url = f"http://127.0.0.1:{server.port}"
