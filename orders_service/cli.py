@@ -19,6 +19,12 @@ DEMO_CATALOG = (
     ("TOTE-CANVAS", "Canvas Tote Bag", 1599),
     ("SOCKS-STRIPE", "Striped Socks", 899),
 )
+# A limited run whose stock is tracked, so that `make run` shows it (the products above are not).
+DEMO_STOCKED = (
+    ("HOODIE-LTD-L", "Limited Edition Hoodie (L)", 5999, 10),
+    ("PIN-ENAMEL", "Enamel Pin", 799, 100),
+    ("POSTER-RETRO", "Retro Poster", 1299, 25),
+)
 DEFAULT_LEAD_STATUSES = ("New", "Contacted", "Qualified", "Won", "Lost")
 
 db_cli = AppGroup("db", help="Database schema (migrations) and pruning.")
@@ -61,8 +67,10 @@ def db_prune(batch_size):
 def seed():
     """Load the demo catalog (products already there are left alone) and, on an empty board,
     the default lead status columns."""
+    catalog = [(*product, None) for product in DEMO_CATALOG] + list(DEMO_STOCKED)
     rows = [
-        {"sku": sku, "name": name, "price_in_cents": price} for sku, name, price in DEMO_CATALOG
+        {"sku": sku, "name": name, "price_in_cents": price, "stock": stock}
+        for sku, name, price, stock in catalog
     ]
     with db.atomic():
         before = Product.select().count()

@@ -52,6 +52,7 @@ class Config:
         self.PAYMENT_MAX_RETRIES = int(_env("PAYMENT_MAX_RETRIES", "2"))
         self.CURRENCY = _env("CURRENCY", "usd").lower()
         self.CORS_ORIGINS = as_list(_env("CORS_ORIGINS"))
+        self.MAX_PENDING_ORDERS = int(_env("MAX_PENDING_ORDERS", "5"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
         if self.APP_ENV == "development" and not (self.JWT_SECRET or self.JWT_PUBLIC_KEY):

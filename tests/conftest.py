@@ -113,7 +113,7 @@ def admin(app):
 
 @pytest.fixture
 def catalog(runner):
-    """The demo catalog: ids 1 to 8 (see orders_service.cli.DEMO_CATALOG)."""
+    """The demo catalog: ids 1 to 8 untracked, 9 to 11 with stock (see orders_service.cli)."""
     result = runner.invoke(args=["seed"])
     assert result.exit_code == 0, result.output
     return result

@@ -8,17 +8,17 @@ NEW = {"sku": "POSTER-A2", "name": "A2 Poster", "priceInCents": 1500}
 def test_seed_loads_the_demo_catalog_once(runner, client):
     first = runner.invoke(args=["seed"])
     again = runner.invoke(args=["seed"])
-    assert "8 products added" in first.output
-    assert "0 products added, 8 already there" in again.output
-    assert len(client.get("/products?limit=100").get_json()) == 8
+    assert "11 products added" in first.output
+    assert "0 products added, 11 already there" in again.output
+    assert len(client.get("/products?limit=100").get_json()) == 11
 
 
 def test_anyone_lists_active_products_newest_first(client, catalog):
     response = client.get("/products")
     assert response.status_code == 200
     products = response.get_json()
-    assert [p["id"] for p in products] == list(range(8, 0, -1))
-    assert set(products[0]) == {"id", "sku", "name", "priceInCents", "active"}
+    assert [p["id"] for p in products] == list(range(11, 0, -1))
+    assert set(products[0]) == {"id", "sku", "name", "priceInCents", "active", "stock"}
 
 
 def test_inactive_products_are_for_admins_only(client, admin, customer, catalog):
@@ -45,7 +45,7 @@ def test_an_invalid_token_is_refused_even_where_a_token_is_optional(client, cata
 def test_admin_creates_a_product(client, admin):
     response = client.post("/products", json=NEW, headers=admin)
     assert response.status_code == 201
-    assert response.get_json() == {"id": 1, "active": True, **NEW}
+    assert response.get_json() == {"id": 1, "active": True, "stock": None, **NEW}
 
 
 def test_a_customer_cannot_create_or_change_products(client, customer, catalog):
@@ -93,11 +93,12 @@ def test_patch_changes_only_what_is_sent(client, admin, catalog):
         "name": "Logo Mug",
         "priceInCents": 1399,
         "active": True,
+        "stock": None,
     }
     assert client.patch("/products/999", json={"name": "x"}, headers=admin).status_code == 404
 
 
 def test_product_list_pages_with_a_link(client, catalog):
     response = client.get("/products?limit=3")
-    assert [p["id"] for p in response.get_json()] == [8, 7, 6]
-    assert response.headers["Link"].endswith('/products?limit=3&starting_after=6>; rel="next"')
+    assert [p["id"] for p in response.get_json()] == [11, 10, 9]
+    assert response.headers["Link"].endswith('/products?limit=3&starting_after=9>; rel="next"')

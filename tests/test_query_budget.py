@@ -127,3 +127,27 @@ def test_status_update_costs_a_fixed_number(client, admin, orders, count_queries
         lambda: client.post("/orders/status-update", json=body, headers=admin)
     )
     assert len(statements) == 6, statements  # read, claim, lock, history, update, release
+
+
+@pytest.mark.parametrize("tracked", [1, 3])
+def test_an_order_of_tracked_products_costs_one_more_per_tracked_product_and_the_limit(
+    client, customer, catalog, count_queries, tracked
+):
+    items = [{"id": pid, "quantity": 2} for pid in range(9, 9 + tracked)] + ["6"] * 50
+    statements = count_queries(lambda: client.post("/orders/new", json=items, headers=customer))
+    # the 7 of any order, a conditional UPDATE per tracked product, the pending-orders count
+    assert len(statements) == 7 + tracked + 1, statements
+
+
+@pytest.mark.parametrize("tracked", [0, 2])
+def test_a_cancel_costs_a_fixed_number_plus_one_per_product_given_back(
+    client, customer, catalog, place_order, count_queries, tracked
+):
+    items = [{"id": pid, "quantity": 2} for pid in range(9, 9 + tracked)] + ["6", "7"]
+    body = {"orderId": place_order(items)["id"], "status": "canceled"}
+    statements = count_queries(
+        lambda: client.post("/orders/status-update", json=body, headers=customer)
+    )
+    # read, claim, lock, history, update, the lines holding stock, release; then per product,
+    # and the lines
+    assert len(statements) == 7 + (tracked + 1 if tracked else 0), statements

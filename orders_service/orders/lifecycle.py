@@ -2,6 +2,7 @@
 
 from ..database import db, locked, utcnow
 from ..errors import Conflict
+from ..products.stock import give_back
 from .models import Order, OrderHistory
 
 TRANSITIONS = {
@@ -41,7 +42,8 @@ def check_transition(current, target):
 def apply_transition(order_id, target, actor):
     """Move the order to `target` under a row lock, with its history row, in one transaction.
 
-    Returns (order, changed). Setting the current status again changes nothing.
+    Returns (order, changed). Setting the current status again changes nothing. A cancel
+    gives the order's stock back here, so that no path to `canceled` can forget it.
     """
     with db.atomic():
         order = locked(Order.select().where(Order.id == order_id)).get()
@@ -51,5 +53,7 @@ def apply_transition(order_id, target, actor):
             order=order.id, from_status=order.status, to_status=target, actor=actor, at=utcnow()
         )
         Order.update(status=target).where(Order.id == order.id).execute()
+        if target == "canceled":
+            give_back(order.id)
         order.status = target
     return order, True

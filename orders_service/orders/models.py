@@ -33,6 +33,8 @@ class OrderLine(BaseModel):
     name = peewee.CharField(max_length=200)
     quantity = peewee.IntegerField()
     price_in_cents = peewee.BigIntegerField()
+    # Units this line holds from the product's stock, what a cancel gives back.
+    stock_taken = peewee.IntegerField(default=0)
 
 
 class OrderHistory(BaseModel):

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 
 import peewee
 
-from ..database import db, release_connection, utcnow
+from ..database import db, locked, release_connection, utcnow
 from ..errors import Conflict, DomainError, Forbidden
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
+from ..products import stock
 from ..products.models import Product
 from .lifecycle import apply_transition, check_transition
 from .models import IdempotencyKey, Order, OrderHistory, OrderLine
@@ -85,7 +86,7 @@ def create_order(caller, items, currency, serialize, key=None):
     """
     fingerprint = request_fingerprint(items)
     if key and (record := IdempotencyKey.get_or_none(user_id=caller.user_id, key=key)):
-        return _resume(record, fingerprint, serialize)
+        return _resume(caller, record, fingerprint, serialize)
     cart, total = price_cart(items)
     try:
         with db.atomic():
@@ -95,6 +96,13 @@ def create_order(caller, items, currency, serialize, key=None):
                 currency=currency,
                 created_at=utcnow(),
             )
+            record = None
+            if key:
+                # Before the stock: a concurrent repeat waits here and replays, taking nothing.
+                record = IdempotencyKey.create(
+                    user_id=caller.user_id, key=key, request_hash=fingerprint, order=order.id
+                )
+            taken = stock.take(caller, cart)
             OrderLine.insert_many(
                 [
                     {
@@ -103,6 +111,7 @@ def create_order(caller, items, currency, serialize, key=None):
                         "name": product.name,
                         "quantity": qty,
                         "price_in_cents": product.price_in_cents,
+                        "stock_taken": taken.get(product.id, 0),
                     }
                     for product, qty in cart
                 ]
@@ -110,33 +119,22 @@ def create_order(caller, items, currency, serialize, key=None):
             OrderHistory.create(
                 order=order.id, to_status="pending", actor=caller.actor, at=utcnow()
             )
-            record = None
-            if key:
-                record = IdempotencyKey.create(
-                    user_id=caller.user_id, key=key, request_hash=fingerprint, order=order.id
-                )
     except peewee.IntegrityError:
         if not key:
             raise
         # Another request took this key first; its order stands and this one never existed.
-        return _resume(IdempotencyKey.get(user_id=caller.user_id, key=key), fingerprint, serialize)
+        record = IdempotencyKey.get(user_id=caller.user_id, key=key)
+        return _resume(caller, record, fingerprint, serialize)
     return Created(_set_up_payment(order, record, serialize))
 
 
-def _resume(record, fingerprint, serialize):
+def _resume(caller, record, fingerprint, serialize):
     if record.request_hash != fingerprint:
         raise IdempotencyConflict("This Idempotency-Key was used with a different body.")
     deadline = time.monotonic() + WAIT_FOR_KEY_SECONDS
     while record.response_code is None:
         if _take_over(record):
-            order = Order.get_by_id(record.order_id)
-            if order.status != "pending":
-                # Expired (canceled) while its payment was never set up: nothing to finish.
-                raise IdempotencyConflict(
-                    f"The order this key made was {order.status} before its payment was set "
-                    "up; place a new order with a new key."
-                )
-            return Created(_set_up_payment(order, record, serialize))
+            return Created(_set_up_payment(_reclaim(caller, record), record, serialize))
         if time.monotonic() > deadline:
             raise IdempotencyConflict(
                 "A request with this Idempotency-Key is still in progress; retry shortly.",
@@ -160,6 +158,32 @@ def _take_over(record):
     return claimed == 1
 
 
+def _reclaim(caller, record):
+    """The pending order a failed first request left, holding its stock again."""
+    try:
+        with db.atomic():
+            order = locked(Order.select().where(Order.id == record.order_id)).get()
+            if order.status != "pending":
+                # Expired (canceled) while its payment was never set up: nothing to finish.
+                raise IdempotencyConflict(
+                    f"The order this key made was {order.status} before its payment was set "
+                    "up; place a new order with a new key."
+                )
+            stock.take_again(order, caller)
+    except DomainError:
+        _release(record)
+        raise
+    return order
+
+
+def _release(record):
+    """Let the next retry with this key take over at once."""
+    if record is not None:
+        IdempotencyKey.update(locked_at=KEY_RELEASED).where(
+            IdempotencyKey.id == record.id
+        ).execute()
+
+
 def _set_up_payment(order, record, serialize):
     """Create the order's intent (the provider's own key makes this safe to repeat)."""
     release_connection()
@@ -167,10 +191,10 @@ def _set_up_payment(order, record, serialize):
         with payment_call("create_intent"):
             intent = current_gateway().create_intent(order)
     except PaymentError:
-        if record is not None:
-            IdempotencyKey.update(locked_at=KEY_RELEASED).where(
-                IdempotencyKey.id == record.id
-            ).execute()
+        # The order stays hidden; its units go back on sale until a retry takes them again.
+        with db.atomic():
+            stock.give_back(order.id)
+            _release(record)
         raise
     with db.atomic():
         Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret).where(

@@ -10,4 +10,6 @@ class Product(BaseModel):
     name = peewee.CharField(max_length=200)
     price_in_cents = peewee.BigIntegerField()
     active = peewee.BooleanField(default=True)
+    # Units left to sell; None: not tracked, sold without limit.
+    stock = peewee.IntegerField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)

@@ -6,6 +6,7 @@ from ..fields import Schema, StrictBoolean, StrictInteger
 from ..pagination import KeysetArgsSchema
 
 MAX_PRICE = 99_999_999
+MAX_STOCK = 2_147_483_647
 
 
 class ProductSchema(Schema):
@@ -16,6 +17,12 @@ class ProductSchema(Schema):
         attribute="price_in_cents", required=True, validate=ma.validate.Range(min=1, max=MAX_PRICE)
     )
     active = StrictBoolean(load_default=True)
+    stock = StrictInteger(
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.Range(min=0, max=MAX_STOCK),
+        metadata={"description": "Units left to sell; null: not tracked (sold without limit)."},
+    )
 
 
 class ProductPatchSchema(ProductSchema):
