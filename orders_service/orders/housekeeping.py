@@ -5,9 +5,9 @@ import re
 
 from ..database import utcnow
 from ..payments.gateway import PaymentError
+from .changes import ChangeInProgress, change_status
 from .lifecycle import TransitionRefused
 from .models import Order
-from .service import ChangeInProgress, change_status
 
 DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
