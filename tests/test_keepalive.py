@@ -1,4 +1,5 @@
-"""A kept-alive connection survives an answer sent before the request's body was read."""
+"""Real gunicorn at the edges of a request: a kept-alive connection survives an answer sent
+before the body was read, and a long query string is the API's to refuse."""
 
 import http.client
 
@@ -32,6 +33,14 @@ def test_after_a_413_the_next_request_on_the_same_connection_is_answered(server,
     assert too_large.status == 413
     assert too_large.getheader("Connection") == "close"
     assert after.status == 200
+
+
+@pytest.mark.slow
+def test_a_query_string_over_gunicorns_default_limit_gets_the_apis_json_400(server, admin):
+    reply = server.request("GET", "/leads?q=" + "%C3%A9" * 1000, headers=admin)
+
+    assert reply.status == 400
+    assert "q" in reply.json()["errors"]["query"]
 
 
 def test_a_413_says_connection_close(client, customer):
