@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, Schema, StrictInteger, UTCDateTime
+from ..fields import MAX_ID, QueryInteger, Schema, StrictInteger, UTCDateTime
 from ..pagination import KeysetArgsSchema
 from .models import MAX_STATUS_ORDER as MAX_ORDER
 
@@ -91,9 +91,7 @@ class LeadPatchSchema(LeadSchema):
 
 
 class LeadQueryArgsSchema(KeysetArgsSchema):
-    statusId = ma.fields.Integer(
-        attribute="status_id", validate=ma.validate.Range(min=1, max=MAX_ID)
-    )
+    statusId = QueryInteger(attribute="status_id", validate=ma.validate.Range(min=1, max=MAX_ID))
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=200),
         metadata={"description": "Case-insensitive substring of the name or the email."},
