@@ -4,6 +4,8 @@ import os
 import shutil
 import tempfile
 
+from gunicorn.glogging import Logger
+
 # prometheus-client picks its multiprocess mode when first imported, so the directory is
 # chosen before anything imports the app; each worker writes its samples there.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -45,6 +47,17 @@ preload_app = False
 # Every line, gunicorn's and the app's, goes to stdout as JSON (text under APP_ENV=development).
 errorlog = "-"
 logconfig_dict = _log_settings()
+
+
+class AppWritesTheAccessLine(Logger):
+    """gunicorn's logger, minus its access line: the app writes one with the request id, and
+    gunicorn (seeing a logging config) would build all of its own at each request, for a
+    logger with no handler."""
+
+    access_log_enabled = False
+
+
+logger_class = AppWritesTheAccessLine
 # gunicorn ≥ 25's control socket sits at one path per user: instances side by side would
 # fight over it, and a container has no use for it.
 control_socket_disable = True

@@ -31,6 +31,9 @@ class Run:
     errors: int
     p50_ms: float
     p99_ms: float
+    # CPU microseconds per request: the server's workers, and PostgreSQL's backends.
+    server_cpu_us: float | None = None
+    db_cpu_us: float | None = None
 
     @property
     def rps(self):
@@ -38,6 +41,12 @@ class Run:
 
     def as_dict(self):
         return {**asdict(self), "rps": round(self.rps, 1)}
+
+    def charge(self, server_seconds, db_seconds):
+        """Record the CPU the run cost, per request answered."""
+        if self.requests:
+            self.server_cpu_us = round(server_seconds / self.requests * 1e6, 1)
+            self.db_cpu_us = round(db_seconds / self.requests * 1e6, 1)
 
 
 def wrk(url, script, seconds, connections, env=None, requests_per_thread=None):

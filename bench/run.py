@@ -5,6 +5,7 @@ Every target is a ratio of two runs made in the same bench, so a busy machine mo
 
 import argparse
 import datetime
+import functools
 import os
 import tempfile
 import time
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from orders_service.auth import issue_token
 
-from . import data, load, profile, report, servers
+from . import cpu, data, load, profile, report, servers
 
 SCRIPT = "requests"
 NEW_ORDER = '["1", "2", "3"]'  # three lines, three products
@@ -48,12 +49,15 @@ def deep_page(order_ids):
 
 def scenarios(order_ids, delay_ms):
     """(key, server, connections, Stripe delay in seconds, wrk environment) for one round."""
-    by_id = " ".join(f"/orders/{order_id}" for order_id in order_ids)
+    by_id = {"BENCH_PATHS": " ".join(f"/orders/{order_id}" for order_id in order_ids)}
+    page = {"BENCH_PATHS": "/orders?limit=20"}
     post = {"BENCH_POST_EVERY": "1", "BENCH_POST_PATH": "/orders/new", "BENCH_BODY": NEW_ORDER}
     return [
-        ("baseline", "baseline", 32, 0, {"BENCH_PATHS": by_id}),
-        ("1", "service", 32, 0, {"BENCH_PATHS": by_id}),
-        ("2", "service", 32, 0, {"BENCH_PATHS": "/orders?limit=20"}),
+        ("baseline", "baseline", 32, 0, by_id),
+        ("1", "service", 32, 0, by_id),
+        ("peer-1", "peer", 32, 0, by_id),
+        ("2", "service", 32, 0, page),
+        ("peer-2", "peer", 32, 0, page),
         ("4-fast", "service", 64, 0, post),
         ("4-slow", "service", 64, delay_ms / 1000, post),
     ]
@@ -66,16 +70,40 @@ def run_round(args, targets, fake, token, runs):
         env = {**env, "BENCH_TOKEN": token}
         if args.warmup:
             load.wrk(url, SCRIPT, args.warmup, connections, env)
+        master = runs["_servers"][server].process.pid
+        meter = cpu.Meter(functools.partial(servers.workers, master), args.database_url)
         with profile.maybe(key in args.profile, key, runs["_servers"][server], args.seconds):
+            meter.start()
             run = load.wrk(url, SCRIPT, args.seconds, connections, env)
+            run.charge(*meter.stop())
         runs.setdefault(key, []).append(run)
         print(f"  {key:<9} {run.rps:9.1f} req/s  p50 {run.p50_ms:7.2f} ms  "
-              f"p99 {run.p99_ms:7.2f} ms  errors {run.errors}", flush=True)  # fmt: skip
+              f"p99 {run.p99_ms:7.2f} ms  errors {run.errors}  "
+              f"cpu {run.server_cpu_us:7.0f} us/req  pg {run.db_cpu_us:5.0f} us/req",
+              flush=True)  # fmt: skip
     fake.delay_seconds = 0
 
 
+WARM_CPU_SECONDS = 0.2  # a worker that has run this long has served every kind of request
+
+
+def warm_every_worker(url, master_pid, env, batch=1_000, most=10):
+    """Requests in batches until every worker has done real work (its CPU rose by
+    WARM_CPU_SECONDS): gunicorn does not spread connections evenly, and a worker's first
+    requests grow it (imports, compiled statements, pool connections) before it levels off."""
+    pids = servers.workers(master_pid)
+    before = {pid: cpu.cpu_seconds(pid) for pid in pids}
+    sent = errors = 0
+    for _ in range(most):
+        answered, failed = load.send(url, SCRIPT, batch, 32, env)
+        sent, errors = sent + answered, errors + failed
+        if all(cpu.cpu_seconds(pid) - before[pid] >= WARM_CPU_SECONDS for pid in pids):
+            return sent, errors, True
+    return sent, errors, False
+
+
 def memory(args, url, master_pid, token, order_ids):
-    """Each worker's RSS after the first 1,000 requests and after `memory_requests`."""
+    """Each worker's RSS once every worker is warm, and after `memory_requests` more."""
     env = {
         "BENCH_TOKEN": token,
         "BENCH_PATHS": " ".join(
@@ -88,12 +116,14 @@ def memory(args, url, master_pid, token, order_ids):
         "BENCH_BODY": NEW_ORDER,
     }
     started = time.monotonic()
-    first, errors = load.send(url, SCRIPT, 1_000, 32, env)
+    warm, errors, all_warm = warm_every_worker(url, master_pid, env)
     after_first = {pid: servers.rss_kib(pid) for pid in servers.workers(master_pid)}
-    rest, more_errors = load.send(url, SCRIPT, args.memory_requests - first, 32, env)
+    measured, more_errors = load.send(url, SCRIPT, args.memory_requests, 32, env)
     after_all = {pid: servers.rss_kib(pid) for pid in servers.workers(master_pid)}
     return {
-        "requests": first + rest,
+        "warm_requests": warm,
+        "every_worker_warm": all_warm,
+        "requests": measured,
         "errors": errors + more_errors,
         "seconds": round(time.monotonic() - started, 1),
         "workers": [
@@ -145,7 +175,8 @@ def main(argv=None):
         assert sample.status == 200, sample
         (logs / "order.json").write_bytes(sample.body)
         baseline = servers.start_baseline(logs / "order.json", logs)
-        runs["_servers"] = {"service": service, "baseline": baseline}
+        peer = servers.start_peer(small_url, logs)
+        runs["_servers"] = {"service": service, "baseline": baseline, "peer": peer}
         try:
             targets = scenarios(order_ids, args.delay_ms)
             for number in range(1, args.rounds + 1):
@@ -153,6 +184,7 @@ def main(argv=None):
                 run_round(args, targets, fake, token, runs)
         finally:
             baseline.stop()
+            peer.stop()
     finally:
         service.stop()
 

@@ -43,6 +43,13 @@ def start_baseline(body_path, log_dir):
     return Gunicorn(env, Path(log_dir) / "baseline.log", command=command).start(timeout=60)
 
 
+def start_peer(database_url, log_dir):
+    """bench/peer.py under the same gunicorn settings, on the service's data."""
+    env = server_env(database_url, **settings())
+    command = [sys.executable, "-m", *COMMAND[:-1], "bench.peer:app"]
+    return Gunicorn(env, Path(log_dir) / "peer.log", command=command).start(timeout=60)
+
+
 def workers(master_pid):
     """Pids of the gunicorn master's children (its workers)."""
     found = []

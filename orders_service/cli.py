@@ -112,18 +112,6 @@ def simulate(order_id, outcome):
     click.echo(f"{event['id']} {event['type']}: {apply_event(event, source='local')}")
 
 
-@payments_cli.command("reconcile")
-def reconcile():
-    """Re-read the intents of pending orders and apply what the webhooks missed."""
-    from .payments.reconcile import reconcile_pending
-
-    changed = 0
-    for order_id, outcome in reconcile_pending():
-        click.echo(f"order {order_id}: {outcome}")
-        changed += outcome in {"paid", "canceled"}
-    click.echo(f"reconcile: {changed} orders changed.")
-
-
 class Duration(click.ParamType):
     name = "duration"
 
@@ -134,6 +122,26 @@ class Duration(click.ParamType):
             return parse_duration(value)
         except ValueError as error:
             self.fail(str(error), param, ctx)
+
+
+@payments_cli.command("reconcile")
+@click.option(
+    "--refunds-within",
+    type=Duration(),
+    default="30d",
+    show_default=True,
+    help="Paid orders placed within this are re-read for refunds (pending ones always).",
+)
+def reconcile(refunds_within):
+    """Re-read the intents of unfinished orders and apply what the webhooks missed."""
+    from .payments.reconcile import reconcile_orders
+
+    changed = set()
+    for order_id, outcome in reconcile_orders(refunds_within):
+        click.echo(f"order {order_id}: {outcome}")
+        if outcome in {"paid", "canceled", "refunded"}:
+            changed.add(order_id)
+    click.echo(f"reconcile: {len(changed)} orders changed.")
 
 
 @orders_cli.command("expire")

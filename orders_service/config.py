@@ -1,6 +1,7 @@
 """Configuration read from the environment, and the checks production insists on."""
 
 import os
+import re
 
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import InvalidKeyError
@@ -10,6 +11,8 @@ JWT_ALGORITHMS = frozenset(
     | {"PS256", "PS384", "PS512", "EdDSA"}
 )
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"
+# An HMAC key shorter than its hash's output is weaker than the hash: RFC 7518, section 3.2.
+HS_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
 class ConfigError(RuntimeError):
@@ -70,24 +73,60 @@ def resolve_payment_provider(config):
     return "stripe" if config.get("STRIPE_SECRET_KEY") else "local"
 
 
+def jwt_verification_key(config):
+    """(name, value) of the setting that verifies tokens: JWT_SECRET for HS*, else the PEM key."""
+    algorithm = config.get("JWT_ALGORITHM") or "HS256"
+    name = "JWT_SECRET" if algorithm.startswith("HS") else "JWT_PUBLIC_KEY"
+    return name, config.get(name)
+
+
 def jwt_key_problems(config):
     """What is wrong with the token settings: an algorithm without its kind of key, a bad PEM."""
     algorithm = config.get("JWT_ALGORITHM") or "HS256"
     if algorithm not in JWT_ALGORITHMS:
         return [f"JWT_ALGORITHM must be one of {', '.join(sorted(JWT_ALGORITHMS))}"]
-    if algorithm.startswith("HS"):
-        key = config.get("JWT_SECRET")
-        if not key:
-            return [f"JWT_ALGORITHM={algorithm} needs JWT_SECRET"]
-    else:
-        key = config.get("JWT_PUBLIC_KEY")
-        if not key:
-            return [f"JWT_ALGORITHM={algorithm} needs JWT_PUBLIC_KEY (a PEM public key)"]
+    name, key = jwt_verification_key(config)
+    if not key:
+        kind = "" if name == "JWT_SECRET" else " (a PEM public key)"
+        return [f"JWT_ALGORITHM={algorithm} needs {name}{kind}"]
     try:
-        get_default_algorithms()[algorithm].prepare_key(key)
+        prepared = get_default_algorithms()[algorithm].prepare_key(key)
     except (InvalidKeyError, ValueError, TypeError) as error:
-        return [f"the key for JWT_ALGORITHM={algorithm} cannot be used: {error}"]
+        return [f"the key in {name} cannot be used with JWT_ALGORITHM={algorithm}: {error}"]
+    if hasattr(prepared, "private_bytes"):
+        return [f"{name} holds a private key: give the public one, which verifies tokens"]
     return []
+
+
+def production_problems(config):
+    """What production refuses on top: guessable token secrets, settings that break every
+    request of a kind (a blank webhook secret, a currency no database column will take)."""
+    problems = []
+    if not (config.get("JWT_SECRET") or config.get("JWT_PUBLIC_KEY")):
+        problems.append("set JWT_SECRET (HS256) or JWT_PUBLIC_KEY to verify bearer tokens")
+    name, key = jwt_verification_key(config)
+    algorithm = config.get("JWT_ALGORITHM") or "HS256"
+    if name == "JWT_SECRET" and key:
+        needed = HS_SECRET_BYTES.get(algorithm, 0)
+        if key == DEV_JWT_SECRET:
+            problems.append("JWT_SECRET is the development default: set a random secret")
+        elif len(key.encode()) < needed:
+            problems.append(
+                f"JWT_SECRET must be at least {needed} bytes for {algorithm} "
+                f"(it has {len(key.encode())}): e.g. the output of `openssl rand -base64 {needed}`"
+            )
+    webhook_secret = config.get("STRIPE_WEBHOOK_SECRET")
+    if webhook_secret is not None and webhook_secret.strip() != webhook_secret:
+        problems.append(
+            "STRIPE_WEBHOOK_SECRET is blank or has spaces around it: "
+            "set the endpoint's signing secret (whsec_…) exactly"
+        )
+    currency = config.get("CURRENCY")
+    if not (isinstance(currency, str) and re.fullmatch(r"[a-z]{3}", currency)):
+        problems.append(
+            f"CURRENCY must be an ISO 4217 code of three ASCII letters (e.g. usd), not {currency!r}"
+        )
+    return problems
 
 
 def check(config):
@@ -101,8 +140,7 @@ def check(config):
     if config.get("JWT_SECRET") or config.get("JWT_PUBLIC_KEY"):
         problems += jwt_key_problems(config)
     if config.get("APP_ENV") != "development":
-        if not (config.get("JWT_SECRET") or config.get("JWT_PUBLIC_KEY")):
-            problems.append("set JWT_SECRET (HS256) or JWT_PUBLIC_KEY to verify bearer tokens")
+        problems += production_problems(config)
         if provider == "local" and not config.get("PAYMENT_PROVIDER"):
             problems.append(
                 "no STRIPE_SECRET_KEY is set: set it, or ask for the local payment "

@@ -191,8 +191,10 @@ class Blueprint(BaseBlueprint):
 
         (A cart item is a string, an integer or an object: marshmallow reads all three,
         but only an explicit oneOf tells OpenAPI so.) A JSON body documents 413 and 415.
+        A schema class is made into an instance here, once: webargs would make one (deep-copying
+        every field) at each request.
         """
-        decorator = super().arguments(schema, **kwargs)
+        decorator = super().arguments(schema() if isinstance(schema, type) else schema, **kwargs)
         json_body = kwargs.get("location", "json") == "json"
 
         def documented(func):

@@ -1,6 +1,6 @@
 """Keyset pagination: newest first, `limit` and `starting_after`, a Link to the next page."""
 
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import marshmallow as ma
 from flask import request
@@ -19,7 +19,10 @@ class KeysetArgsSchema(Schema):
 
 LINK_HEADER_DOC = {
     "Link": {
-        "description": 'Present when more items exist: `<…?starting_after=ID&limit=N>; rel="next"`',
+        "description": (
+            'Present when more items exist: `</path?starting_after=ID&limit=N>; rel="next"`, '
+            "a relative reference to resolve against the URL requested (RFC 8288)"
+        ),
         "schema": {"type": "string"},
     }
 }
@@ -48,5 +51,6 @@ def finish_page(rows, id_field, args, headers):
         rows = rows[:limit]
         params = request.args.to_dict()
         params.update(starting_after=str(getattr(rows[-1], id_field.name)), limit=str(limit))
-        headers["Link"] = f'<{request.base_url}?{urlencode(params)}>; rel="next"'
+        # Relative (RFC 8288 allows it): the Host header is the client's word, not ours to echo.
+        headers["Link"] = f'<{quote(request.path)}?{urlencode(params)}>; rel="next"'
     return rows

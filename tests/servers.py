@@ -56,6 +56,8 @@ def server_env(database_url, **overrides):
 class Gunicorn:
     """One gunicorn master and its workers; stdout and stderr go to `log_path`."""
 
+    name = "gunicorn"
+
     def __init__(self, env, log_path, cwd=ROOT, command=None):
         self.port = free_port()
         self.env = dict(env, PORT=str(self.port))
@@ -79,7 +81,7 @@ class Gunicorn:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited {self.process.returncode}:\n{self.log()}")
+                raise RuntimeError(f"{self.name} exited {self.process.returncode}:\n{self.log()}")
             try:
                 if self.request("GET", "/healthz", timeout=2).status == 200:
                     return self
@@ -87,7 +89,7 @@ class Gunicorn:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gunicorn did not answer within {timeout}s:\n{self.log()}")
+        raise RuntimeError(f"{self.name} did not answer within {timeout}s:\n{self.log()}")
 
     def request(self, method, path, body=None, headers=None, timeout=15):
         """One request on a new connection (so the workers share the load)."""

@@ -5,6 +5,7 @@ import datetime
 import hashlib
 import hmac
 import json
+import time
 
 import jwt
 import pytest
@@ -77,7 +78,24 @@ def test_a_sub_that_is_not_a_user_id_is_401(client, sub):
     )
 
 
-@pytest.mark.parametrize("sub", [7, "7"])
+@pytest.mark.parametrize(
+    "sub",
+    ["9" * 5000, "007", "+7", " 7", "7 ", "7\n", "\u0667", "", 7.0, 2**63, str(2**63), -7, 0],
+)
+def test_a_sub_with_leading_zeros_too_many_digits_or_out_of_range_is_401(client, sub):
+    assert_unauthorized(
+        get_orders(client, token_for({"sub": sub, "exp": NOW + datetime.timedelta(hours=1)}))
+    )
+
+
+def test_a_sub_that_is_a_json_number_with_5000_digits_is_401(client):
+    claims = {"sub": "SUB", "exp": NOW + datetime.timedelta(hours=1)}
+    # PyJWT cannot write such a number (nor can json.dumps), so the payload is made by hand.
+    token = hs256_by_hand(claims, JWT_SECRET.encode(), raw={'"SUB"': "9" * 5000})
+    assert_unauthorized(get_orders(client, token))
+
+
+@pytest.mark.parametrize("sub", [7, "7", 2**63 - 1, str(2**63 - 1)])
 def test_sub_may_be_an_integer_or_a_string_of_digits(client, sub):
     token = token_for({"sub": sub, "exp": NOW + datetime.timedelta(hours=1)})
     assert get_orders(client, token).status_code == 200
@@ -122,15 +140,33 @@ def test_rs256_issuer_keys_verify_and_hs_confusion_is_refused(make_app, rsa_keys
     assert_unauthorized(get_orders(client, hs256_by_hand(claims, public_pem.encode())))
 
 
-def hs256_by_hand(claims, secret):
+def test_hs256_verifies_with_jwt_secret_when_a_public_key_is_also_set(make_app, rsa_keys):
+    _, public_pem = rsa_keys
+    app = make_app(JWT_PUBLIC_KEY=public_pem, JWT_ALGORITHM="HS256")
+    claims = {"sub": "7", "exp": NOW + datetime.timedelta(hours=1)}
+    assert get_orders(app.test_client(), token_for(claims)).status_code == 200
+
+
+def test_rs256_verifies_with_the_public_key_when_jwt_secret_is_also_set(make_app, rsa_keys):
+    private, public_pem = rsa_keys
+    app = make_app(JWT_PUBLIC_KEY=public_pem, JWT_ALGORITHM="RS256")
+    client = app.test_client()
+    claims = {"sub": "7", "exp": NOW + datetime.timedelta(hours=1)}
+    assert get_orders(client, token_for(claims, private, "RS256")).status_code == 200
+    assert_unauthorized(get_orders(client, token_for(claims)))
+
+
+def hs256_by_hand(claims, secret, raw=None):
+    """An HS256 token signed without PyJWT; `raw` replaces text in the JSON payload."""
+
     def b64(data):
         return base64.urlsafe_b64encode(data).rstrip(b"=")
 
-    payload = {**claims, "exp": int(claims["exp"].timestamp())}
+    payload = json.dumps({**claims, "exp": int(claims["exp"].timestamp())})
+    for old, new in (raw or {}).items():
+        payload = payload.replace(old, new)
     signing_input = (
-        b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
-        + b"."
-        + b64(json.dumps(payload).encode())
+        b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + b"." + b64(payload.encode())
     )
     signature = hmac.new(secret, signing_input, hashlib.sha256).digest()
     return (signing_input + b"." + b64(signature)).decode()
@@ -154,3 +190,33 @@ def test_the_token_command_signs_with_the_configured_hs_algorithm(make_app):
     assert jwt.get_unverified_header(token)["alg"] == "HS512"
     response = app.test_client().get("/orders", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
+
+
+def test_a_valid_token_is_verified_once_across_requests(client, monkeypatch):
+    from orders_service import auth
+
+    calls = []
+    monkeypatch.setattr(auth, "decode_token", lambda *a: calls.append(a) or jwt.decode(
+        a[0], JWT_SECRET, algorithms=["HS256"]
+    ))  # fmt: skip
+    token = token_for({"sub": "41", "exp": NOW + datetime.timedelta(hours=1)})
+    assert [get_orders(client, token).status_code for _ in range(3)] == [200, 200, 200]
+    assert len(calls) == 1
+
+
+def test_a_remembered_token_is_refused_once_it_expires(client):
+    token = token_for({"sub": "42", "exp": int(time.time()) + 2})
+    assert get_orders(client, token).status_code == 200
+    time.sleep(
+        max(0.0, jwt.decode(token, options={"verify_signature": False})["exp"] - time.time()) + 0.05
+    )
+    response = get_orders(client, token)
+    assert_unauthorized(response)
+    assert response.get_json()["message"] == "The token has expired."
+
+
+def test_a_token_remembered_under_one_key_is_checked_again_under_another(make_app):
+    token = token_for({"sub": "43", "exp": NOW + datetime.timedelta(hours=1)})
+    assert get_orders(make_app().test_client(), token).status_code == 200
+    rotated = make_app(JWT_SECRET="another-secret-0123456789abcdef0123456789abcdef")
+    assert_unauthorized(get_orders(rotated.test_client(), token))

@@ -1,6 +1,8 @@
 """Production refuses to start with unsafe settings; development relaxes the checks."""
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from orders_service.config import DEV_JWT_SECRET, Config, ConfigError
 
@@ -59,3 +61,65 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
 def test_token_settings_that_cannot_verify_a_token_refuse_to_start(make_app, overrides, message):
     with pytest.raises(ConfigError, match=message):
         make_app(**overrides)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "secret"),
+    [
+        ("HS256", "secret"),
+        ("HS256", "a"),
+        ("HS256", "s" * 31),
+        ("HS256", "é" * 15 + "s"),  # 31 bytes in UTF-8
+        ("HS384", "s" * 47),
+        ("HS512", "s" * 63),
+        ("HS256", DEV_JWT_SECRET),
+    ],
+)
+def test_production_refuses_a_jwt_secret_shorter_than_its_hash_or_the_dev_default(
+    make_app, algorithm, secret
+):
+    with pytest.raises(ConfigError, match="JWT_SECRET"):
+        make_app(JWT_ALGORITHM=algorithm, JWT_SECRET=secret)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "secret"),
+    [("HS256", "s" * 32), ("HS256", "é" * 16), ("HS384", "s" * 48), ("HS512", "s" * 64)],
+)
+def test_production_takes_a_jwt_secret_as_long_as_its_hash(make_app, algorithm, secret):
+    assert make_app(JWT_ALGORITHM=algorithm, JWT_SECRET=secret).config["JWT_SECRET"] == secret
+
+
+def test_development_takes_a_short_jwt_secret(make_app):
+    assert make_app(APP_ENV="development", JWT_SECRET="secret").config["JWT_SECRET"] == "secret"
+
+
+def test_a_private_key_given_as_jwt_public_key_refuses_to_start(make_app):
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    with pytest.raises(ConfigError, match="JWT_PUBLIC_KEY holds a private key"):
+        make_app(JWT_ALGORITHM="RS256", JWT_PUBLIC_KEY=pem)
+
+
+@pytest.mark.parametrize("secret", [" ", "\t", "whsec_test\n", " whsec_test"])
+def test_production_refuses_a_blank_or_padded_webhook_secret(make_app, secret):
+    with pytest.raises(ConfigError, match="STRIPE_WEBHOOK_SECRET"):
+        make_app(STRIPE_WEBHOOK_SECRET=secret)
+
+
+@pytest.mark.parametrize("currency", ["euro", "eu", "e1r", "ëur", " usd", "us d"])
+def test_production_refuses_a_currency_that_is_not_three_ascii_letters(
+    make_app, monkeypatch, currency
+):
+    monkeypatch.setenv("CURRENCY", currency)
+    with pytest.raises(ConfigError, match="CURRENCY"):
+        make_app(CURRENCY=Config("/nonexistent").CURRENCY)
+
+
+def test_a_currency_in_capitals_is_lower_cased_and_accepted(make_app, monkeypatch):
+    monkeypatch.setenv("CURRENCY", "EUR")
+    assert make_app(CURRENCY=Config("/nonexistent").CURRENCY).config["CURRENCY"] == "eur"

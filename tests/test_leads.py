@@ -14,9 +14,9 @@ def board(client, admin):
     return add_columns(client, admin, "New", "Contacted", "Won")
 
 
-def test_a_customer_can_add_a_lead_and_it_lands_in_the_first_column(client, customer, board):
+def test_an_admin_adds_a_lead_and_it_lands_in_the_first_column(client, admin, board):
     body = {"name": "Ada", "email": "ada@example.com", "phone": "+44 20", "source": "contact form"}
-    response = client.post("/leads", json=body, headers=customer)
+    response = client.post("/leads", json=body, headers=admin)
     assert response.status_code == 201
     lead = response.get_json()
     assert response.headers["Location"].endswith(f"/leads/{lead['id']}")
@@ -26,14 +26,53 @@ def test_a_customer_can_add_a_lead_and_it_lands_in_the_first_column(client, cust
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lead["createdAt"])
 
 
+RECEIPT = {"message": "Thank you: the lead has been received."}
+
+
+def test_a_customers_lead_is_202_with_a_receipt_and_lands_in_the_first_column(
+    client, customer, admin, board
+):
+    body = {"name": "Ada", "email": "ada@example.com", "phone": "+44 20", "source": "contact form"}
+    response = client.post("/leads", json=body, headers=customer)
+    assert response.status_code == 202
+    assert response.get_json() == RECEIPT
+    assert "Location" not in response.headers
+    [lead] = client.get("/leads", headers=admin).get_json()
+    assert {k: lead[k] for k in body} == body
+    assert lead["statusId"] == 1
+
+
+@pytest.mark.parametrize("email", ["ada@example.com", "ADA@Example.COM"])
+def test_a_customers_lead_with_a_known_email_gets_the_same_receipt_and_changes_nothing(
+    client, customer, admin, board, email
+):
+    known = add_lead(client, admin, "Ada", "ada@example.com", source="fair")
+    body = {"name": "Mallory", "email": email, "phone": "0", "source": "probe"}
+    response = client.post("/leads", json=body, headers=customer)
+    assert response.status_code == 202
+    assert response.get_json() == RECEIPT
+    assert response.headers.get("Location") is None
+    assert client.get("/leads", headers=admin).get_json() == [known]
+
+
+def test_a_customer_may_not_choose_the_column(client, customer, admin, board):
+    body = {"name": "Ada", "email": "a@x.io", "statusId": 3}
+    response = client.post("/leads", json=body, headers=customer)
+    assert response.status_code == 403
+    assert "statusId" in response.get_json()["errors"]["json"]
+    assert Lead.select().count() == 0
+
+
 def test_the_default_column_is_the_first_by_status_order_then_id(client, admin, customer, board):
     client.patch("/leads/statuses/1", json={"statusOrder": 5}, headers=admin)
     client.patch("/leads/statuses/3", json={"statusOrder": 1}, headers=admin)  # ties with 2
-    assert add_lead(client, customer)["statusId"] == 2
+    assert add_lead(client, admin)["statusId"] == 2
+    client.post("/leads", json={"name": "Bob", "email": "bob@x.io"}, headers=customer)
+    assert client.get("/leads?q=bob", headers=admin).get_json()[0]["statusId"] == 2
 
 
-def test_a_lead_may_be_added_to_a_given_column(client, customer, board):
-    assert add_lead(client, customer, statusId=3)["statusId"] == 3
+def test_an_admin_may_add_a_lead_to_a_given_column(client, admin, board):
+    assert add_lead(client, admin, statusId=3)["statusId"] == 3
 
 
 def test_adding_a_lead_with_no_column_at_all_is_400(client, customer):
@@ -43,9 +82,9 @@ def test_adding_a_lead_with_no_column_at_all_is_400(client, customer):
     assert Lead.select().count() == 0
 
 
-def test_adding_a_lead_to_an_unknown_column_is_400_naming_it(client, customer, board):
+def test_adding_a_lead_to_an_unknown_column_is_400_naming_it(client, admin, board):
     body = {"name": "Ada", "email": "a@x.io", "statusId": 42}
-    response = client.post("/leads", json=body, headers=customer)
+    response = client.post("/leads", json=body, headers=admin)
     assert response.status_code == 400
     assert response.get_json()["message"] == "Unknown lead status 42."
     assert "statusId" in response.get_json()["errors"]["json"]
@@ -94,9 +133,9 @@ def test_a_lead_body_must_be_a_json_object(client, customer, board):
 
 
 @pytest.mark.parametrize("email", ["ada@example.com", "ADA@Example.COM"])
-def test_a_duplicate_email_is_409_with_the_existing_leads_id(client, customer, board, email):
-    first = add_lead(client, customer, "Ada", "ada@example.com")
-    response = client.post("/leads", json={"name": "Other", "email": email}, headers=customer)
+def test_an_admins_duplicate_email_is_409_with_the_existing_leads_id(client, admin, board, email):
+    first = add_lead(client, admin, "Ada", "ada@example.com")
+    response = client.post("/leads", json={"name": "Other", "email": email}, headers=admin)
     assert response.status_code == 409
     body = response.get_json()
     assert body["errors"]["leadId"] == first["id"]
@@ -331,8 +370,8 @@ def test_openapi_documents_the_lead_endpoints(client):
     assert "Link" in listing["responses"]["200"]["headers"]
     create = paths["/leads"]["post"]
     assert "Location" in create["responses"]["201"]["headers"]
-    assert {"201", "400", "401", "409"} <= set(create["responses"])
-    assert "403" not in create["responses"]
+    assert {"201", "202", "400", "401", "403", "409"} <= set(create["responses"])
+    assert create["responses"]["202"]["content"]["application/json"]["schema"]
     assert "leadId" in create["responses"]["409"]["description"]
     by_id = paths["/leads/{lead_id}"]
     assert {"200", "401", "403", "404"} <= set(by_id["get"]["responses"])

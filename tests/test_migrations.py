@@ -2,8 +2,9 @@
 
 from playhouse.schema_diff import diff_models
 
-from orders_service.database import db
+from orders_service.database import db, migration_runner
 from orders_service.models import MODELS
+from orders_service.orders.models import Order
 
 
 def test_migrated_schema_matches_the_models(app):
@@ -26,3 +27,19 @@ def test_readyz_says_ready_once_migrations_are_applied(client):
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.get_json() == {"status": "ready"}
+
+
+def test_migration_0003_leaves_older_orders_without_a_payment_key(app):
+    with app.app_context():
+        runner = migration_runner()
+        assert runner.down("0003_order_payment_key")[-1] == "0003_order_payment_key"
+        db.execute_sql(
+            "INSERT INTO orders (user_id, created_at, status, amount_in_cents, currency) "
+            "VALUES (7, '2026-01-01 00:00:00', 'pending', 899, 'usd')"
+        )
+        runner.up()
+        older = Order.get()
+        newer = Order.create(user_id=7, amount_in_cents=899, currency="usd")
+        db.close()
+    assert older.payment_key is None
+    assert len(newer.payment_key) == 32 and newer.payment_key != Order.payment_key.default()

@@ -3,6 +3,7 @@
 import json
 import logging
 import re
+import runpy
 import sys
 
 import pytest
@@ -181,3 +182,18 @@ def test_docs_page_points_at_local_assets(client):
     assert script.status_code == 200
     assert "javascript" in script.content_type
     assert client.get("/docs/assets/../../setup.cfg").status_code == 404
+
+
+def test_gunicorn_builds_no_access_line_of_its_own(monkeypatch, tmp_path):
+    from gunicorn.config import Config
+
+    from tests.servers import ROOT
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    settings = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    config = Config()
+    config.set("logconfig_dict", settings["logconfig_dict"])
+    logger = settings["logger_class"](config)
+    monkeypatch.setattr(logger, "atoms", lambda *args: pytest.fail("access atoms were built"))
+    assert not logger.access_log_enabled
+    logger.access(None, None, {}, None)

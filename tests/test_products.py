@@ -101,4 +101,12 @@ def test_patch_changes_only_what_is_sent(client, admin, catalog):
 def test_product_list_pages_with_a_link(client, catalog):
     response = client.get("/products?limit=3")
     assert [p["id"] for p in response.get_json()] == [11, 10, 9]
-    assert response.headers["Link"].endswith('/products?limit=3&starting_after=9>; rel="next"')
+    assert response.headers["Link"] == '</products?limit=3&starting_after=9>; rel="next"'
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8443", "localhost@evil.example"])
+def test_the_next_link_is_a_relative_reference_whatever_the_host_header(client, catalog, host):
+    response = client.get("/products?limit=3", headers={"Host": host})
+    assert response.status_code == 200
+    assert response.headers["Link"] == '</products?limit=3&starting_after=9>; rel="next"'
+    assert "evil" not in response.headers["Link"]

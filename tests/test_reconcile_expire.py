@@ -60,6 +60,58 @@ def test_reconcile_applies_a_cancel_made_in_stripe(stripe_runner, stripe_fake, p
     assert Order.get_by_id(order.id).status == "canceled"
 
 
+def test_reconcile_sees_a_refund_of_a_paid_order_whose_webhook_was_lost(
+    stripe_runner, stripe_fake, place
+):
+    order, kept = place(), place()
+    for paid in (order, kept):
+        stripe_fake.set_status(paid.payment_intent_id, "succeeded")
+    run(stripe_runner, "payments", "reconcile")
+    stripe_fake.refund_in_dashboard(order.payment_intent_id)
+    assert stripe_fake.intents[order.payment_intent_id]["status"] == "succeeded"
+
+    output = run(stripe_runner, "payments", "reconcile")
+
+    assert f"order {order.id}: refunded" in output
+    assert "1 orders changed" in output
+    assert Order.get_by_id(order.id).status == "refunded"
+    assert Order.get_by_id(kept.id).status == "paid"
+    assert "0 orders changed" in run(stripe_runner, "payments", "reconcile")
+
+
+def test_reconcile_rereads_sold_orders_for_refunds_only_within_refunds_within(
+    stripe_runner, stripe_fake, place
+):
+    order = place()
+    stripe_fake.set_status(order.payment_intent_id, "succeeded")
+    run(stripe_runner, "payments", "reconcile")
+    stripe_fake.refund_in_dashboard(order.payment_intent_id)
+    age(order, 24 * 31)
+    reads = f"/v1/payment_intents/{order.payment_intent_id}"
+
+    run(stripe_runner, "payments", "reconcile")
+    assert len(stripe_fake.calls("GET", reads)) == 1  # the run that found it paid
+    output = run(stripe_runner, "payments", "reconcile", "--refunds-within", "60d")
+
+    assert f"order {order.id}: refunded" in output
+    assert Order.get_by_id(order.id).status == "refunded"
+
+
+def test_reconcile_makes_a_pending_order_paid_then_refunded_when_both_webhooks_were_lost(
+    stripe_runner, stripe_fake, place
+):
+    order = place()
+    stripe_fake.set_status(order.payment_intent_id, "succeeded")
+    stripe_fake.refund_in_dashboard(order.payment_intent_id)
+
+    output = run(stripe_runner, "payments", "reconcile")
+
+    assert f"order {order.id}: paid\norder {order.id}: refunded" in output
+    assert "1 orders changed" in output
+    rows = OrderHistory.select().where(OrderHistory.order == order.id).order_by(OrderHistory.id)
+    assert [row.to_status for row in rows] == ["pending", "paid", "refunded"]
+
+
 def test_reconcile_reports_an_unreachable_provider_and_changes_nothing(
     stripe_runner, stripe_fake, place
 ):

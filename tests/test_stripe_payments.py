@@ -40,6 +40,10 @@ def intent_id(order):
     return Order.get_by_id(order["id"]).payment_intent_id
 
 
+def stripe_key(order, action):
+    return f"order-{order['id']}-{Order.get_by_id(order['id']).payment_key}-{action}"
+
+
 def test_intent_carries_amount_currency_metadata_and_derived_key(stripe_app, stripe_fake, place):
     response = place()
 
@@ -52,7 +56,7 @@ def test_intent_carries_amount_currency_metadata_and_derived_key(stripe_app, str
     assert intent["metadata"] == {"order_id": str(order["id"]), "user_id": "7"}
     assert intent["automatic_payment_methods"] == {"enabled": True}
     [call] = stripe_fake.calls("POST", "/v1/payment_intents")
-    assert call.headers["idempotency-key"] == f"order-{order['id']}-intent"
+    assert call.headers["idempotency-key"] == stripe_key(order, "intent")
     assert call.headers["stripe-version"] == STRIPE_API_VERSION
 
 
@@ -113,7 +117,7 @@ def test_canceling_a_pending_order_cancels_its_intent(stripe_client, stripe_fake
     assert response.get_json() == {"id": order["id"], "status": "canceled"}
     assert stripe_fake.intents[intent_id(order)]["status"] == "canceled"
     [call] = stripe_fake.calls("POST", r"/v1/payment_intents/\w+/cancel")
-    assert call.headers["idempotency-key"] == f"order-{order['id']}-cancel"
+    assert call.headers["idempotency-key"] == stripe_key(order, "cancel")
 
 
 def test_refunding_a_paid_order_refunds_its_intent_in_full(
@@ -132,7 +136,7 @@ def test_refunding_a_paid_order_refunds_its_intent_in_full(
     assert refund["payment_intent"] == intent_id(order)
     assert refund["amount"] == TOTAL
     [call] = stripe_fake.calls("POST", "/v1/refunds")
-    assert call.headers["idempotency-key"] == f"order-{order['id']}-refund"
+    assert call.headers["idempotency-key"] == stripe_key(order, "refund")
 
 
 def test_stripe_refusing_a_cancel_is_409_with_its_reason_and_the_order_stays(
@@ -259,3 +263,85 @@ def test_a_retry_after_the_unset_order_expired_is_409_not_a_canceled_order_with_
     assert "canceled before its payment was set up" in retried.get_json()["message"]
     assert Order.get_by_id(order.id).client_secret is None
     assert stripe_fake.created_intents() == []
+
+
+def age_a_year(order_id):
+    created = Order.get_by_id(order_id).created_at
+    Order.update(created_at=created.replace(year=created.year - 1)).where(
+        Order.id == order_id
+    ).execute()
+
+
+def once_on(stripe_fake, method, path, action):
+    """Run `action` (once) when the service's request `method path` reaches Stripe."""
+    results, fired = [], []
+
+    def hook(seen_method, seen_path):
+        # Marked before `action` runs: its own calls to Stripe (expire finding a lost intent
+        # again) must not run it a second time.
+        if (seen_method, seen_path) == (method, path) and not fired:
+            fired.append(True)
+            results.append(action())
+
+    stripe_fake.on_request = hook
+    return results
+
+
+def test_a_key_retry_that_expire_overtakes_mid_call_cancels_its_intent_and_is_409(
+    stripe_app, stripe_client, stripe_fake, place
+):
+    stripe_fake.mode = "fail"
+    assert place(key="cart-race").status_code == 502
+    stripe_fake.mode = None
+    order_id = IdempotencyKey.get().order_id
+    age_a_year(order_id)
+    expire = ["orders", "expire", "--older-than", "24h"]
+    expired = once_on(
+        stripe_fake,
+        "POST",
+        "/v1/payment_intents",
+        lambda: stripe_app.test_cli_runner().invoke(args=expire).output,
+    )
+
+    retried = place(key="cart-race")
+
+    assert f"order {order_id}: canceled" in expired[0]
+    assert retried.status_code == 409, retried.get_json()
+    assert "canceled before its payment was set up" in retried.get_json()["message"]
+    stored = Order.get_by_id(order_id)
+    assert (stored.status, stored.payment_intent_id, stored.client_secret) == (
+        "canceled",
+        None,
+        None,
+    )
+    [intent] = stripe_fake.created_intents()
+    assert intent["status"] == "canceled"
+    assert place(key="cart-race").status_code == 409
+    assert len(stripe_fake.created_intents()) == 1
+
+
+def test_expire_cancels_the_intent_a_key_retry_attached_after_expire_read_the_order(
+    stripe_app, stripe_client, stripe_fake, place
+):
+    first = place(key="cart-first").get_json()
+    stripe_fake.mode = "fail"
+    assert place(key="cart-late").status_code == 502
+    stripe_fake.mode = None
+    late_id = Order.select().order_by(Order.id.desc()).get().id
+    for order_id in (first["id"], late_id):
+        age_a_year(order_id)
+    # Expire read both orders; while it cancels the first one's intent, the retry completes.
+    retried = once_on(
+        stripe_fake,
+        "POST",
+        f"/v1/payment_intents/{intent_id(first)}/cancel",
+        lambda: place(key="cart-late"),
+    )
+
+    result = stripe_app.test_cli_runner().invoke(args=["orders", "expire", "--older-than", "24h"])
+
+    assert retried[0].status_code == 201, retried[0].get_json()
+    assert f"order {late_id}: canceled" in result.output
+    late = Order.get_by_id(late_id)
+    assert late.status == "canceled"
+    assert stripe_fake.intents[late.payment_intent_id]["status"] == "canceled"

@@ -151,6 +151,42 @@ def test_a_full_refund_made_in_stripe_makes_the_order_refunded(stripe_client, or
     assert status_of(order) == "refunded"
 
 
+def test_a_refund_delivered_before_succeeded_is_refused_until_the_order_is_paid_then_applied(
+    stripe_client, stripe_fake, order, intent
+):
+    charged = stripe_fake.set_status(intent["id"], "succeeded")
+    refund = event("charge.refunded", charge_refunded(charged))
+    paid = event("payment_intent.succeeded", charged)
+
+    early = deliver(stripe_client, refund)
+
+    assert early.status_code == 409, early.get_json()
+    assert "deliver it again later" in early.get_json()["message"]
+    assert status_of(order) == "pending"
+    assert PaymentEvent.select().count() == 0
+    assert deliver(stripe_client, paid).get_json()["outcome"] == "paid"
+    redelivered = deliver(stripe_client, refund)  # Stripe retries what was not acknowledged
+    assert redelivered.status_code == 200
+    assert redelivered.get_json()["outcome"] == "refunded"
+    assert status_of(order) == "refunded"
+    assert [row[1:] for row in history(order)[1:]] == [
+        ("paid", f"stripe:{paid['id']}"),
+        ("refunded", f"stripe:{refund['id']}"),
+    ]
+
+
+def test_a_refund_of_a_canceled_order_is_acknowledged_and_ignored_for_good(
+    stripe_client, order, intent
+):
+    deliver(stripe_client, event("payment_intent.canceled", {**intent, "status": "canceled"}))
+
+    response = deliver(stripe_client, event("charge.refunded", charge_refunded(intent)))
+
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == "ignored: order is canceled"
+    assert status_of(order) == "canceled"
+
+
 def test_a_partial_refund_leaves_the_order_as_it_is(stripe_client, order, intent):
     deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
 

@@ -1,14 +1,16 @@
 """The CRM board: its columns (lead statuses) and its leads. Admins only, but adding a lead."""
 
-from flask import url_for
+from flask import make_response, url_for
 from flask.views import MethodView
 
+from ..auth import current_caller
 from ..extensions import Blueprint
 from ..pagination import LINK_HEADER_DOC, keyset_page
 from .models import Lead
 from .schemas import (
     LeadPatchSchema,
     LeadQueryArgsSchema,
+    LeadReceivedSchema,
     LeadSchema,
     LeadStatusCountedSchema,
     LeadStatusListArgsSchema,
@@ -17,7 +19,7 @@ from .schemas import (
     StatusPositionSchema,
 )
 from .service import (
-    create_lead,
+    add_lead,
     create_status,
     delete_lead,
     delete_status,
@@ -32,9 +34,23 @@ from .service import (
 blp = Blueprint("leads", __name__, url_prefix="/leads", description="CRM leads and their board")
 
 LOCATION_DOC = {"Location": {"description": "The new lead's URL", "schema": {"type": "string"}}}
+RECEIVED_DOC = {
+    "schema": LeadReceivedSchema,
+    "description": (
+        "A non-admin's lead was received: added if its email was new, nothing changed if it "
+        "was known. The answer is the same either way and says nothing about any lead."
+    ),
+}
+RECEIVED = "Thank you: the lead has been received."
+FORBIDDEN_DOC = {
+    "schema": "Error",
+    "description": "A non-admin sent `statusId`: only admins choose a lead's column.",
+}
 DUPLICATE_EMAIL_DOC = {
     "schema": "Error",
-    "description": "A lead has this email already (ignoring case); `errors.leadId` is its id.",
+    "description": (
+        "Admins only: a lead has this email already (ignoring case); `errors.leadId` is its id."
+    ),
     "example": {
         "code": 409,
         "status": "Conflict",
@@ -109,11 +125,15 @@ class Leads(MethodView):
 
     @blp.auth()
     @blp.arguments(LeadSchema)
-    @blp.response(201, LeadSchema, headers=LOCATION_DOC)
+    @blp.response(201, LeadSchema, headers=LOCATION_DOC, description="An admin's new lead")
+    @blp.alt_response(202, **RECEIVED_DOC)
+    @blp.alt_response(403, **FORBIDDEN_DOC)
     @blp.alt_response(409, **DUPLICATE_EMAIL_DOC)
     def post(self, data):
-        """Add a lead (any signed-in caller, so a storefront's contact form can)"""
-        lead = create_lead(data)
+        """Add a lead: admins get it back, anyone else (a contact form) only a receipt"""
+        lead = add_lead(current_caller(), data)
+        if lead is None:
+            return make_response({"message": RECEIVED}, 202)
         return lead, {"Location": url_for("leads.LeadById", lead_id=lead.id)}
 
 

@@ -96,3 +96,7 @@ class LeadQueryArgsSchema(KeysetArgsSchema):
         validate=ma.validate.Length(min=1, max=200),
         metadata={"description": "Case-insensitive substring of the name or the email."},
     )
+
+
+class LeadReceivedSchema(Schema):
+    message = ma.fields.String(metadata={"description": "A receipt; nothing about any lead."})

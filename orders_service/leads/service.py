@@ -5,7 +5,7 @@ import contextlib
 import peewee
 
 from ..database import db, locked
-from ..errors import Conflict, DomainError, NotFound
+from ..errors import Conflict, DomainError, Forbidden, NotFound
 from .models import MAX_STATUS_ORDER, Lead, LeadStatus
 
 
@@ -187,6 +187,24 @@ def create_lead(data):
     with atomic_or(lambda: lead_conflict(data)):
         data["status_id"] = column_for(data.get("status_id"))
         return Lead.create(**data)
+
+
+def add_lead(caller, data):
+    """An admin's lead: created and returned (a taken email is a Conflict naming the lead).
+
+    Anyone else's (a storefront's contact form) goes to the first column if its email is new;
+    a known email changes nothing. None comes back either way, so the CRM cannot be probed.
+    """
+    if caller.is_admin:
+        return create_lead(data)
+    if "status_id" in data:
+        raise Forbidden(
+            "Only admins choose a lead's column: leave statusId out.",
+            {"json": {"statusId": ["Admins only."]}},
+        )
+    with contextlib.suppress(Conflict):
+        create_lead(data)
+    return None
 
 
 def update_lead(lead_id, changes):

@@ -67,12 +67,23 @@ def metrics():
     return Response(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)
 
 
+# Each series' child, found once: labels() checks and locks at every call.
+_series = {}
+
+
+def _child(metric, *labels):
+    child = _series.get((metric, labels))
+    if child is None:
+        child = _series[(metric, labels)] = metric.labels(*labels)
+    return child
+
+
 def observe_request(response):
     # The url rule, not the path, keeps the number of series bounded.
     endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
     method = request.method if request.method in METHODS else "OTHER"
-    HTTP_REQUESTS.labels(method, endpoint, str(response.status_code)).inc()
-    HTTP_DURATION.labels(method, endpoint).observe(request_duration())
+    _child(HTTP_REQUESTS, method, endpoint, str(response.status_code)).inc()
+    _child(HTTP_DURATION, method, endpoint).observe(request_duration())
     return response
 
 

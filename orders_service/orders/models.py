@@ -1,5 +1,7 @@
 """Orders, their lines (priced at purchase), their history and idempotency keys."""
 
+import secrets
+
 import peewee
 
 from ..database import BaseModel, utcnow
@@ -16,6 +18,9 @@ class Order(BaseModel):
     # Null until the provider has answered: such an order is not shown to anyone.
     client_secret = peewee.CharField(max_length=255, null=True)
     payment_error = peewee.TextField(null=True)
+    # Random, so that the provider's idempotency keys of this order are unique to it for good
+    # (order ids repeat across deployments and restored backups); null on older orders.
+    payment_key = peewee.CharField(max_length=32, null=True, default=lambda: secrets.token_hex(16))
     # Set while a staff, owner or system status change (and its provider call) holds the order.
     change_claimed_until = peewee.DateTimeField(null=True)
 

@@ -1,9 +1,19 @@
 """Reading orders: what a caller may see, a page of them, and their lines in one query."""
 
 from ..database import CompiledQuery
+from ..documents import Document, Statements, as_array, fetch
 from ..errors import Forbidden, NotFound
-from ..pagination import keyset_query
-from .models import Order, OrderLine
+from ..pagination import finish_page
+from .models import Order, OrderHistory, OrderLine
+from .schemas import HistorySchema, OrderSchema
+
+# The bodies GET answers, written by the database from the schemas (see documents.Document).
+ORDER = Document(OrderSchema, Order, {"products": OrderLine.order})
+HISTORY = Document(HistorySchema, OrderHistory)
+
+# Only an order whose payment is set up is shown; a customer's reads add their user id.
+VISIBLE = "o.client_secret IS NOT NULL"
+OWNED = " AND o.user_id = %s"
 
 
 def visible_orders():
@@ -11,20 +21,10 @@ def visible_orders():
     return Order.select().where(Order.client_secret.is_null(False))
 
 
-def _filtered_page(user_id, status, starting_after, fetch):
-    query = visible_orders()
-    if user_id is not None:
-        query = query.where(Order.user_id == user_id)
-    if status is not None:
-        query = query.where(Order.status == status)
-    return keyset_query(query, Order.id, starting_after, fetch)
-
-
-# The reads behind every GET of orders, compiled once per process (see CompiledQuery).
+# The read behind status changes, compiled once per process (see CompiledQuery).
 _visible_order = CompiledQuery(
     Order, lambda order_id: visible_orders().where(Order.id == order_id).limit(1)
 )
-_order_page = CompiledQuery(Order, _filtered_page)
 _lines_of = CompiledQuery(
     OrderLine,
     lambda order_ids: (
@@ -33,15 +33,31 @@ _lines_of = CompiledQuery(
 )
 
 
+def _history(alias, sqlite):
+    return HISTORY.array_sql(f"{alias}.id", OrderHistory.order, "h", sqlite)
+
+
+_one_order = Statements(lambda owned: ORDER.select("o", "o.id = %s AND " + VISIBLE + owned))
+_one_history = Statements(
+    lambda owned: ORDER.select("o", "o.id = %s AND " + VISIBLE + owned, body=_history)
+)
+_order_page = Statements(
+    lambda user, status, after: ORDER.select(
+        "o",
+        VISIBLE
+        + (" AND o.user_id = %s" if user else "")
+        + (" AND o.status = %s" if status else "")
+        + (" AND o.id < %s" if after else ""),
+        order_by="o.id DESC",
+        limit=True,
+    )
+)
+
+
 def visible_order(order_id):
     """The order if its payment is set up, else None (whoever owns it)."""
     found = _visible_order(order_id)
     return found[0] if found else None
-
-
-def order_page(user_id, status, starting_after, limit):
-    """Up to `limit` + 1 visible orders, newest first, before `starting_after` (keyset_query)."""
-    return _order_page(user_id, status, starting_after, limit + 1)
 
 
 def find_order(caller, order_id):
@@ -52,14 +68,44 @@ def find_order(caller, order_id):
     return order
 
 
+def _owned_document(statements, caller, order_id):
+    # The same rule as find_order, in the statement: a customer's id filters the row.
+    owned = "" if caller.is_admin else OWNED
+    params = [order_id] if caller.is_admin else [order_id, caller.user_id]
+    rows = fetch(statements(owned), params)
+    if not rows:
+        raise NotFound(f"Order {order_id} not found.")
+    return rows[0].doc.encode()
+
+
+def order_document(caller, order_id):
+    """The body of GET /orders/{id} (JSON bytes), in one statement; 404 as find_order."""
+    return _owned_document(_one_order, caller, order_id)
+
+
+def history_document(caller, order_id):
+    """The order's status changes, oldest first, as JSON bytes; 404 as find_order."""
+    return _owned_document(_one_history, caller, order_id)
+
+
 def orders_for(caller, user_id, status, starting_after, limit):
-    """A page (and one more) of what `caller` may list: their own orders, or, for an admin,
-    everyone's or one user's."""
+    """A page (and one more) of what `caller` may list, as Rows (id, document): their own
+    orders, or, for an admin, everyone's or one user's."""
     if not caller.is_admin:
         if user_id not in (None, caller.user_id):
             raise Forbidden("Only admins may list other users' orders.")
         user_id = caller.user_id
-    return order_page(user_id, status, starting_after, limit)
+    values = [user_id, status, starting_after]
+    sql = _order_page(*(value is not None for value in values))
+    return fetch(sql, [value for value in values if value is not None] + [limit + 1])
+
+
+def order_page_document(caller, args, headers):
+    """The body of GET /orders (JSON bytes); a next Link in `headers` when more exist."""
+    rows = orders_for(
+        caller, args.get("user_id"), args.get("status"), args.get("starting_after"), args["limit"]
+    )
+    return as_array(finish_page(rows, Order.id, args, headers))
 
 
 def attach_lines(orders):

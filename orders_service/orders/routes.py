@@ -4,10 +4,10 @@ from flask import current_app, jsonify, url_for
 from flask.views import MethodView
 
 from ..auth import current_caller
+from ..documents import response
 from ..extensions import Blueprint
-from ..pagination import LINK_HEADER_DOC, finish_page
-from .models import Order, OrderHistory
-from .queries import attach_lines, find_order, orders_for
+from ..pagination import LINK_HEADER_DOC
+from .queries import history_document, order_document, order_page_document
 from .schemas import (
     CART_DOC_SCHEMA,
     HistorySchema,
@@ -43,15 +43,9 @@ class Orders(MethodView):
     @blp.errors(403)  # a customer filtering by another userId
     def get(self, args):
         """List the caller's orders (every order for an admin), newest first"""
-        rows = orders_for(
-            current_caller(),
-            args.get("user_id"),
-            args.get("status"),
-            args.get("starting_after"),
-            args["limit"],
-        )
         headers = {}
-        return attach_lines(finish_page(rows, Order.id, args, headers)), headers
+        body = order_page_document(current_caller(), args, headers)
+        return response(body, headers)
 
 
 @blp.route("/<id:order_id>")
@@ -61,7 +55,7 @@ class OrderById(MethodView):
     @blp.errors(404)
     def get(self, order_id):
         """Get one order"""
-        return attach_lines([find_order(current_caller(), order_id)])[0]
+        return response(order_document(current_caller(), order_id))
 
 
 @blp.route("/<id:order_id>/history")
@@ -71,8 +65,7 @@ class OrderHistoryById(MethodView):
     @blp.errors(404)
     def get(self, order_id):
         """List an order's status changes, oldest first"""
-        order = find_order(current_caller(), order_id)
-        return OrderHistory.select().where(OrderHistory.order == order.id).order_by(OrderHistory.id)
+        return response(history_document(current_caller(), order_id))
 
 
 @blp.route("/new")

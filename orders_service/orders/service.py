@@ -3,6 +3,7 @@
 import datetime
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from ..products.models import Product
 from .changes import change_status
 from .models import IdempotencyKey, Order, OrderHistory, OrderLine
 from .queries import attach_lines, find_order
+
+log = logging.getLogger(__name__)
 
 MIN_TOTAL = 50
 MAX_TOTAL = 99_999_999
@@ -145,6 +148,13 @@ def _resume(caller, record, fingerprint, serialize):
     return Created(json.loads(record.response_body), replayed=True)
 
 
+def not_pending_any_more(status):
+    return IdempotencyConflict(
+        f"The order this key made was {status} before its payment was set up; place a new "
+        "order with a new key."
+    )
+
+
 def _take_over(record):
     """Claim a key whose first request failed or died, so this retry can finish the order."""
     now = utcnow()
@@ -165,10 +175,7 @@ def _reclaim(caller, record):
             order = locked(Order.select().where(Order.id == record.order_id)).get()
             if order.status != "pending":
                 # Expired (canceled) while its payment was never set up: nothing to finish.
-                raise IdempotencyConflict(
-                    f"The order this key made was {order.status} before its payment was set "
-                    "up; place a new order with a new key."
-                )
+                raise not_pending_any_more(order.status)
             stock.take_again(order, caller)
     except DomainError:
         _release(record)
@@ -197,17 +204,36 @@ def _set_up_payment(order, record, serialize):
             _release(record)
         raise
     with db.atomic():
-        Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret).where(
-            Order.id == order.id
-        ).execute()
+        # Only onto a pending order: `orders expire` may have canceled it during the call.
+        attached = (
+            Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret)
+            .where(Order.id == order.id, Order.status == "pending")
+            .execute()
+        )
         order = attach_lines([Order.get_by_id(order.id)])[0]
-        body = serialize(order)
-        if record is not None:
-            IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
-                IdempotencyKey.id == record.id
-            ).execute()
+        if attached:
+            body = serialize(order)
+            if record is not None:
+                IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
+                    IdempotencyKey.id == record.id
+                ).execute()
+    if not attached:
+        _release(record)
+        _discard_intent(order, intent)
+        raise not_pending_any_more(order.status)
     record_order_created()
     return body
+
+
+def _discard_intent(order, intent):
+    """Cancel an intent the order refused; its client secret never left the service."""
+    order.payment_intent_id = intent.id
+    release_connection()
+    try:
+        with payment_call("cancel_intent"):
+            current_gateway().cancel_intent(order)
+    except PaymentError as error:
+        log.warning("intent %s of order %s left uncanceled: %s", intent.id, order.id, error)
 
 
 def update_status(caller, order_id, target):

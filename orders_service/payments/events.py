@@ -3,7 +3,8 @@
 import peewee
 
 from ..database import db, locked
-from ..orders.lifecycle import TransitionRefused, apply_transition
+from ..errors import Conflict
+from ..orders.lifecycle import TRANSITIONS, TransitionRefused, apply_transition
 from ..orders.models import Order
 from .models import PaymentEvent
 
@@ -16,6 +17,26 @@ PAYMENT_FAILED = "payment_intent.payment_failed"
 HANDLED = frozenset({*TARGETS, PAYMENT_FAILED})
 
 
+class NotApplicableYet(Conflict):
+    """The order cannot take the event now but will (a refund before the payment): it is not
+    consumed, and the non-2xx makes Stripe deliver it again later."""
+
+    def __init__(self, event_type, status):
+        super().__init__(
+            f"{event_type} cannot apply to an order that is {status} yet; deliver it again later."
+        )
+
+
+def reachable(current, target):
+    """True if the life cycle can still take an order from `current` to `target`."""
+    seen, todo = set(), [current]
+    while todo:
+        status = todo.pop()
+        seen.add(status)
+        todo.extend(TRANSITIONS[status] - seen)
+    return target in seen - {current}
+
+
 def intent_id_of(event_type, obj):
     return obj.get("payment_intent") if event_type.startswith("charge.") else obj.get("id")
 
@@ -25,7 +46,8 @@ def apply_event(event, source="stripe", actor=None):
 
     The event id is recorded in the same transaction as the order change, so a repeat
     delivery, however concurrent, changes nothing. The history actor is `source:<event id>`
-    unless `actor` is given.
+    unless `actor` is given. NotApplicableYet rolls the record back with the transaction, so
+    the event applies when delivered again.
     """
     event_type = event["type"]
     if event_type not in HANDLED:
@@ -63,5 +85,7 @@ def _apply(event_type, obj, actor):
     try:
         _, changed = apply_transition(order.id, target, actor)
     except TransitionRefused as refused:
+        if reachable(refused.current, target):
+            raise NotApplicableYet(event_type, refused.current) from refused
         return f"ignored: order is {refused.current}", order.id
     return (target if changed else f"no change: already {target}"), order.id

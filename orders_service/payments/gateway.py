@@ -15,6 +15,8 @@ class Intent:
     amount: int
     currency: str
     client_secret: str | None = None
+    # Refunds leave a succeeded intent succeeded: they show on its charge.
+    amount_refunded: int = 0
 
 
 class PaymentError(DomainError):

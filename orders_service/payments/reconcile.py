@@ -1,5 +1,6 @@
-"""Catch up with the provider: apply what the webhooks of pending orders missed."""
+"""Catch up with the provider: apply what the webhooks of unfinished orders missed."""
 
+from ..database import utcnow
 from ..orders.models import Order
 from .events import apply_event
 from .gateway import PaymentError, current_gateway
@@ -9,37 +10,62 @@ EVENT_FOR_STATUS = {
     "succeeded": "payment_intent.succeeded",
     "canceled": "payment_intent.canceled",
 }
+# Sold orders whose payment can still be refunded at the provider.
+REFUNDABLE = ("paid", "shipped", "completed")
 
 
-def synthetic_event(intent):
+def synthetic_event(intent, finding, event_type, obj):
     """The event the provider would have sent; its id makes each finding apply once."""
-    return {
-        "id": f"reconcile:{intent.id}:{intent.status}",
-        "type": EVENT_FOR_STATUS[intent.status],
-        "data": {
-            "object": {
-                "id": intent.id,
-                "object": "payment_intent",
-                "amount": intent.amount,
-                "currency": intent.currency,
-                "status": intent.status,
-            }
-        },
-    }
+    return {"id": f"reconcile:{intent.id}:{finding}", "type": event_type, "data": {"object": obj}}
 
 
-def reconcile_pending():
-    """Yield (order id, what happened) for each pending order whose intent has moved on."""
+def missed_events(order, intent):
+    """The events the intent shows that the order has not followed, in the order they apply."""
+    found = []
+    if order.status == "pending" and intent.status in EVENT_FOR_STATUS:
+        payment_intent = {
+            "id": intent.id,
+            "object": "payment_intent",
+            "amount": intent.amount,
+            "currency": intent.currency,
+            "status": intent.status,
+        }
+        found.append(
+            synthetic_event(intent, intent.status, EVENT_FOR_STATUS[intent.status], payment_intent)
+        )
+    if intent.status == "succeeded" and intent.amount_refunded == intent.amount:
+        charge = {
+            "object": "charge",
+            "payment_intent": intent.id,
+            "amount": intent.amount,
+            "amount_refunded": intent.amount_refunded,
+            "currency": intent.currency,
+            "refunded": True,
+        }
+        found.append(synthetic_event(intent, "refunded", "charge.refunded", charge))
+    return found
+
+
+def reconcile_orders(refunds_within):
+    """Yield (order id, what happened) for each event the intents of unfinished orders show.
+
+    Pending orders are all re-read; sold ones placed within `refunds_within` too, for refunds
+    (a refunded intent still reads `succeeded`). A pending order whose payment was refunded
+    is paid first, then refunded.
+    """
     gateway = current_gateway()
-    pending = Order.select().where(
-        Order.status == "pending", Order.payment_intent_id.is_null(False)
+    unfinished = Order.select().where(
+        Order.payment_intent_id.is_null(False),
+        (Order.status == "pending")
+        | (Order.status.in_(REFUNDABLE) & (Order.created_at >= utcnow() - refunds_within)),
     )
-    for order in list(pending.order_by(Order.id)):
+    for order in list(unfinished.order_by(Order.id)):
         try:
             intent = gateway.retrieve_intent(order.payment_intent_id)
         except PaymentError as error:
             yield order.id, f"skipped: {error.message}"
             continue
-        if intent is None or intent.status not in EVENT_FOR_STATUS:
+        if intent is None:
             continue
-        yield order.id, apply_event(synthetic_event(intent), actor="system")
+        for event in missed_events(order, intent):
+            yield order.id, apply_event(event, actor="system")

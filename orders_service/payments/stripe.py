@@ -53,18 +53,27 @@ def translated(error):
 
 
 def idempotency_key(order, action):
-    """The same key for the same action on the same order, so no retry does it twice."""
-    return f"order-{order.id}-{action}"
+    """The same key for the same action on the same order, so no retry does it twice.
+
+    The order's random payment key makes it unique to this order in every database that
+    shares the Stripe account; orders made before it existed keep the keys they had.
+    """
+    if order.payment_key is None:
+        return f"order-{order.id}-{action}"
+    return f"order-{order.id}-{order.payment_key}-{action}"
 
 
 def as_intent(payment_intent):
     obj = payment_intent.to_dict()
+    charge = obj.get("latest_charge")
     return Intent(
         id=obj["id"],
         status=obj["status"],
         amount=obj["amount"],
         currency=obj["currency"],
         client_secret=obj.get("client_secret"),
+        # Only when asked to expand it is the charge an object rather than its id.
+        amount_refunded=charge.get("amount_refunded", 0) if isinstance(charge, dict) else 0,
     )
 
 
@@ -113,7 +122,11 @@ class StripeGateway(PaymentGateway):
 
     def retrieve_intent(self, intent_id):
         try:
-            return as_intent(self.client.v1.payment_intents.retrieve(intent_id))
+            return as_intent(
+                self.client.v1.payment_intents.retrieve(
+                    intent_id, params={"expand": ["latest_charge"]}
+                )
+            )
         except stripe.StripeError as error:
             raise translated(error) from error
 

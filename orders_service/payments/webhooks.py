@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 from ..extensions import Blueprint
 from ..fields import Schema
 from ..ops.metrics import record_webhook_event
-from .events import apply_event
+from .events import NotApplicableYet, apply_event
 
 blp = Blueprint("webhooks", __name__, url_prefix="/webhooks", description="Payment provider events")
 SIGNATURE_TOLERANCE_SECONDS = 300
@@ -56,7 +56,7 @@ def verified_event(payload, signature, secret):
 @blp.route("/stripe")
 class StripeWebhook(MethodView):
     @blp.response(200, WebhookReceivedSchema, example={"received": True, "outcome": "paid"})
-    @blp.errors(400, 413)  # a raw body (no blp.arguments): its size limit documented here
+    @blp.errors(400, 409, 413)  # a raw body (no blp.arguments): its size limit documented here
     @blp.doc(
         parameters=[
             {
@@ -84,7 +84,11 @@ class StripeWebhook(MethodView):
         except HTTPException:
             record_webhook_event("unverified", "rejected")
             raise
-        outcome = apply_event(event, source="stripe")
+        try:
+            outcome = apply_event(event, source="stripe")
+        except NotApplicableYet:
+            record_webhook_event(event["type"], "not applicable yet")
+            raise
         # The label is the outcome's kind ("paid", "duplicate", "ignored", …), not its details.
         record_webhook_event(event["type"], outcome.split(":")[0])
         return {"received": True, "outcome": outcome}

@@ -5,10 +5,12 @@ from flask.views import MethodView
 
 from ..auth import current_caller
 from ..database import db
+from ..documents import response
 from ..errors import Conflict, NotFound
 from ..extensions import Blueprint
-from ..pagination import LINK_HEADER_DOC, keyset_page
+from ..pagination import LINK_HEADER_DOC
 from .models import Product
+from .queries import product_page_document
 from .schemas import ProductPatchSchema, ProductQueryArgsSchema, ProductSchema
 
 blp = Blueprint("products", __name__, url_prefix="/products", description="The catalog")
@@ -38,11 +40,8 @@ class Products(MethodView):
     @blp.response(200, ProductSchema(many=True), headers=LINK_HEADER_DOC)
     def get(self, args):
         """List products, newest first (inactive ones for admins only)"""
-        query = Product.select()
-        if not sees_inactive():
-            query = query.where(Product.active == True)  # noqa: E712
         headers = {}
-        return keyset_page(query, Product.id, args, headers), headers
+        return response(product_page_document(sees_inactive(), args, headers), headers)
 
     @blp.auth(admin=True)
     @blp.arguments(ProductSchema)

@@ -54,19 +54,24 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeStripe:
-    """Payment intents and refunds in memory; `mode` makes it fail ("fail") or hang ("hang").
+    """Payment intents, their charges and refunds in memory; `mode` makes it fail ("fail") or
+    hang ("hang").
 
-    `delay_seconds` holds every answer that long, as a distant provider would.
+    `delay_seconds` holds every answer that long, as a distant provider would. `on_request`,
+    when set, is called with each request's (method, path) before it is answered, so a test
+    can make something else happen while the service waits on Stripe.
     """
 
     def __init__(self, api_key="sk_test_x"):
         self.api_key = api_key
         self.intents = {}
+        self.charges = {}
         self.refunds = []
         self.requests = []
         self.mode = None
         self.hang_seconds = 5.0
         self.delay_seconds = 0.0
+        self.on_request = None
         self._replies = {}  # Idempotency-Key -> (form, status, body)
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -88,10 +93,28 @@ class FakeStripe:
 
     def set_status(self, intent_id, status, error_message=None):
         with self._lock:
-            self.intents[intent_id]["status"] = status
+            intent = self.intents[intent_id]
+            intent["status"] = status
             if error_message:
-                self.intents[intent_id]["last_payment_error"] = {"message": error_message}
-        return dict(self.intents[intent_id])
+                intent["last_payment_error"] = {"message": error_message}
+            if status == "succeeded" and intent["latest_charge"] is None:
+                charge_id = f"ch_fake{next(self._ids):06d}"
+                intent["latest_charge"] = charge_id
+                self.charges[charge_id] = {
+                    "id": charge_id,
+                    "object": "charge",
+                    "amount": intent["amount"],
+                    "amount_refunded": 0,
+                    "currency": intent["currency"],
+                    "payment_intent": intent_id,
+                    "refunded": False,
+                    "status": "succeeded",
+                }
+        return dict(intent)
+
+    def refund_in_dashboard(self, intent_id):
+        """A full refund made outside the service; the intent still reads `succeeded`."""
+        return self._refund({"payment_intent": intent_id})
 
     def calls(self, method, path_pattern):
         return [
@@ -142,7 +165,7 @@ class FakeStripe:
                     404, f"No such payment_intent: '{match[1]}'", "resource_missing"
                 )
             if method == "GET" and not match[2]:
-                return intent
+                return self._expanded(intent, form.get("expand", {}).values())
             if method == "POST" and match[2]:
                 return self._cancel(intent)
         raise StripeRefusal(404, f"Unrecognized request URL ({method}: {path}).")
@@ -161,10 +184,19 @@ class FakeStripe:
                 "enabled": form.get("automatic_payment_methods", {}).get("enabled") == "true"
             },
             "last_payment_error": None,
+            "latest_charge": None,
             "created": int(time.time()),
         }
         with self._lock:
             self.intents[intent_id] = intent
+        return intent
+
+    def _expanded(self, intent, fields):
+        """The intent with `latest_charge` as the charge object when asked, as Stripe does."""
+        with self._lock:
+            intent = dict(intent)
+            if "latest_charge" in fields and intent["latest_charge"]:
+                intent["latest_charge"] = dict(self.charges[intent["latest_charge"]])
         return intent
 
     def _cancel(self, intent):
@@ -201,6 +233,9 @@ class FakeStripe:
                 "status": "succeeded",
             }
             self.refunds.append(refund)
+            charge = self.charges[intent["latest_charge"]]
+            charge["amount_refunded"] = charge["amount"]
+            charge["refunded"] = True
         return refund
 
     def _handler_class(self):
@@ -222,6 +257,8 @@ class FakeStripe:
                 form = nested(parse_qsl(raw or query, keep_blank_values=True))
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 fake.requests.append(Recorded(method, path, headers, form))
+                if fake.on_request:
+                    fake.on_request(method, path)
                 if fake.mode == "fail":
                     status, body = 500, {"error": {"type": "api_error", "message": "Fake outage."}}
                 else:

@@ -36,8 +36,8 @@ def seed_service(client, tokens):
     for headers in (tokens["customer"], tokens["other"]):
         for cart in (["1"], ["3", "3", "8"], [{"id": 2, "quantity": 3}]):
             assert client.post("/orders/new", json=cart, headers=headers).status_code == 201
-    add_lead(client, tokens["customer"], "Ada Lovelace")
-    add_lead(client, tokens["customer"], "Grace Hopper")
+    add_lead(client, tokens["admin"], "Ada Lovelace")
+    add_lead(client, tokens["admin"], "Grace Hopper")
 
 
 def fuzz_operation(operation, base_url, headers, check):

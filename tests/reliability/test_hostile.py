@@ -124,7 +124,7 @@ def let_through(check, reply, what, refusals=REFUSALS):
 
 
 def seed_board(client, tokens):
-    add_lead(client, tokens["customer"], "Ada Lovelace")
+    add_lead(client, tokens["admin"], "Ada Lovelace")
 
 
 def test_hostile_bodies(live, database_url, tokens, check):
@@ -183,8 +183,8 @@ def test_client_sent_prices_are_refused(live, database_url, tokens, check):
 
 
 # Open to customers, with a 403 for what a customer may not ask: another user's orders
-# (?userId), a status change other than canceling their own pending order.
-CUSTOMERS_403 = {("get", "/orders"), ("post", "/orders/status-update")}
+# (?userId), a status change other than canceling their own pending order, a lead's column.
+CUSTOMERS_403 = {("get", "/orders"), ("post", "/orders/status-update"), ("post", "/leads")}
 
 
 def protected_operations(client):
@@ -238,6 +238,8 @@ def test_forged_tokens_and_misplaced_callers(live, database_url, tokens, check):
         "wrong key": jwt.encode(claims(roles=["admin"]), "another-secret-" * 4, "HS256"),
         "no exp": jwt.encode({"sub": "1", "roles": ["admin"]}, secret, "HS256"),
         "RS256 to an HS256 service": jwt.encode(claims(roles=["admin"]), private, "RS256"),
+        "sub of 5000 digits": jwt.encode(claims(sub="9" * 5000, roles=["admin"]), secret, "HS256"),
+        "sub with a leading zero": jwt.encode(claims(sub="01", roles=["admin"]), secret, "HS256"),
     }
     operations = protected_operations(client)
     assert len(operations) >= 15
@@ -320,4 +322,29 @@ def test_another_customers_orders_are_hidden(live, database_url, tokens, check):
     with app.app_context():
         if Order.get_by_id(mine["id"]).status != "pending":
             check.fail("another customer canceled the order", kind="forged accepted")
+    assert check.failures == 0, "\n".join(check.notes)
+
+
+def test_customers_cannot_probe_the_crm_or_steer_links(live, database_url, tokens, check):
+    _, client = live(database_url)
+    seed_board(client, tokens)
+    before = client.get("/leads", headers=tokens["admin"]).get_json()
+    known = {"name": "Mallory", "email": "ADA.lovelace@example.com", "source": "probe"}
+    new = {"name": "Bob", "email": "bob@example.com"}
+    answers = [
+        client.post("/leads", json=body, headers=tokens["customer"]) for body in (known, new)
+    ]
+    if [a.status_code for a in answers] != [202, 202] or answers[0].data != answers[1].data:
+        statuses = [a.status_code for a in answers]
+        check.fail(f"known and new emails answered {statuses}", kind="forged accepted")
+    after = client.get("/leads", headers=tokens["admin"]).get_json()
+    if after[1:] != before or [lead["email"] for lead in after[:1]] != [new["email"]]:
+        check.fail(f"leads before {before}, after {after}", kind="forged accepted")
+    steered = client.post("/leads", json={**new, "statusId": 2}, headers=tokens["customer"])
+    if steered.status_code != 403:
+        let_through(check, steered, "a customer's statusId")
+    for host in ("evil.example", "evil.example:443"):
+        listing = client.get("/products?limit=2", headers={"Host": host})
+        if not listing.headers.get("Link", "").startswith("</products?"):
+            check.fail(f"Host {host}: Link {listing.headers.get('Link')}", kind="forged accepted")
     assert check.failures == 0, "\n".join(check.notes)
