@@ -9,7 +9,7 @@ from . import cli, database
 from .config import Config, check
 from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
-from .ops import cors, docs, metrics
+from .ops import cors, docs, keepalive, metrics
 from .ops import logging as request_logging
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
@@ -81,4 +81,5 @@ def create_app(test_config=None):
     cors.init_app(app)
     gateway.init_app(app)
     cli.register(app)
+    keepalive.init_app(app)
     return app

@@ -136,7 +136,7 @@ def test_status_update_costs_a_fixed_number(client, admin, orders, count_queries
     statements = count_queries(
         lambda: client.post("/orders/status-update", json=body, headers=admin)
     )
-    assert len(statements) == 4, statements  # read, lock, history, update
+    assert len(statements) == 6, statements  # read, claim, lock, history, update, release
 
 
 @pytest.mark.parametrize("tracked", [1, 3])
@@ -158,5 +158,6 @@ def test_a_cancel_costs_a_fixed_number_plus_one_per_product_given_back(
     statements = count_queries(
         lambda: client.post("/orders/status-update", json=body, headers=customer)
     )
-    # read, lock, history, update, the lines holding stock; then per product, and the lines
-    assert len(statements) == 5 + (tracked + 1 if tracked else 0), statements
+    # read, claim, lock, history, update, the lines holding stock, release; then per product,
+    # and the lines
+    assert len(statements) == 7 + (tracked + 1 if tracked else 0), statements

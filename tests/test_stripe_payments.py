@@ -274,10 +274,13 @@ def age_a_year(order_id):
 
 def once_on(stripe_fake, method, path, action):
     """Run `action` (once) when the service's request `method path` reaches Stripe."""
-    results = []
+    results, fired = [], []
 
     def hook(seen_method, seen_path):
-        if (seen_method, seen_path) == (method, path) and not results:
+        # Marked before `action` runs: its own calls to Stripe (expire finding a lost intent
+        # again) must not run it a second time.
+        if (seen_method, seen_path) == (method, path) and not fired:
+            fired.append(True)
             results.append(action())
 
     stripe_fake.on_request = hook
