@@ -193,3 +193,19 @@ def test_expire_cancels_at_stripe_the_intent_whose_creation_answer_was_lost(
     assert f"order {lost.id}: canceled" in output
     assert Order.get_by_id(lost.id).status == "canceled"
     assert [i["status"] for i in stripe_fake.created_intents()] == ["canceled"]
+
+
+def test_expire_cancels_an_order_whose_intent_stripe_refused_to_make(
+    stripe_runner, stripe_client, stripe_fake, customer, catalog
+):
+    stripe_fake.refuse_creations = "Amount must be at least $0.50 usd"
+    refused = stripe_client.post("/orders/new", json=["3"], headers=customer)
+    assert refused.status_code == 409, refused.get_json()
+    [order] = Order.select()
+    age(order, 2)
+
+    output = run(stripe_runner, "orders", "expire", "--older-than", "30m")
+
+    assert f"order {order.id}: canceled" in output
+    assert Order.get_by_id(order.id).status == "canceled"
+    assert stripe_fake.created_intents() == []

@@ -56,6 +56,11 @@ def change_status(order, target, actor):
         ).execute()
 
 
+def unclaimed(now):
+    """The condition that no status change holds the order at `now`."""
+    return Order.change_claimed_until.is_null() | (Order.change_claimed_until < now)
+
+
 def _claim(order):
     """Hold the order while it still has the status the move was decided on; None if taken.
 
@@ -70,7 +75,7 @@ def _claim(order):
         .where(
             Order.id == order.id,
             Order.status == order.status,
-            Order.change_claimed_until.is_null() | (Order.change_claimed_until < now),
+            unclaimed(now),
         )
         .execute()
     )

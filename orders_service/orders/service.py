@@ -15,7 +15,7 @@ from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products import stock
 from ..products.models import Product
-from .changes import change_status
+from .changes import ChangeInProgress, change_status, unclaimed
 from .models import IdempotencyKey, Order, OrderHistory, OrderLine
 from .queries import attach_lines, find_order
 
@@ -204,10 +204,11 @@ def _set_up_payment(order, record, serialize):
             _release(record)
         raise
     with db.atomic():
-        # Only onto a pending order: `orders expire` may have canceled it during the call.
+        # Only onto a pending order that no change holds: `orders expire` may have canceled
+        # it during the call, or be canceling at the provider the very intent this call got.
         attached = (
             Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret)
-            .where(Order.id == order.id, Order.status == "pending")
+            .where(Order.id == order.id, Order.status == "pending", unclaimed(utcnow()))
             .execute()
         )
         order = attach_lines([Order.get_by_id(order.id)])[0]
@@ -219,6 +220,10 @@ def _set_up_payment(order, record, serialize):
                 ).execute()
     if not attached:
         _release(record)
+        if order.status == "pending":
+            # The change holding it cancels this intent (found again by its key) or fails and
+            # lets a retry attach it; either way it is not this request's to cancel.
+            raise ChangeInProgress(order.id)
         _discard_intent(order, intent)
         raise not_pending_any_more(order.status)
     record_order_created()

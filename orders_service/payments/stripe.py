@@ -108,7 +108,13 @@ class StripeGateway(PaymentGateway):
     def cancel_lost_intent(self, order):
         # The same request under the creation's own key: Stripe answers with the intent it made
         # then (while it keeps the key, at least 24 h), or makes one, canceled just after.
-        return self.cancel_intent(order, self.create_intent(order).id)
+        try:
+            intent = self.create_intent(order)
+        except PaymentRefused:
+            # Stripe refuses the creation again (it replays a refusal under its key): no intent
+            # was ever made, so there is nothing to cancel and the order may be.
+            return None
+        return self.cancel_intent(order, intent.id)
 
     def refund(self, order):
         params = {"payment_intent": order.payment_intent_id}
