@@ -38,6 +38,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 keepalive = 5
+# gunicorn's 4 KiB default answers a long query string itself, with a plain-text 414 the API
+# does not document; 0 lets the app judge it (a JSON 400). gunicorn still stops at 1 MiB, as
+# the body's limit does, and the proxy in front has its own limit.
+limit_request_line = 0
 # Each worker imports the app after the fork, so no connection is ever shared across processes.
 preload_app = False
 # Every line, gunicorn's and the app's, goes to stdout as JSON (text under APP_ENV=development).
@@ -77,3 +81,10 @@ def child_exit(server, worker):
 def on_exit(server):
     if _made_metrics_dir:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def pre_request(worker, req):
+    """Let the app ask gunicorn to close a connection whose request body it left unread."""
+    from orders_service.ops.keepalive import gunicorn_pre_request
+
+    gunicorn_pre_request(worker, req)

@@ -10,7 +10,7 @@ from .config import Config, check
 from .events.routes import endpoints_blp, events_blp
 from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
-from .ops import cors, docs, metrics
+from .ops import cors, docs, keepalive, metrics
 from .ops import logging as request_logging
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
@@ -83,4 +83,5 @@ def create_app(test_config=None):
     cors.init_app(app)
     gateway.init_app(app)
     cli.register(app)
+    keepalive.init_app(app)
     return app

@@ -7,6 +7,7 @@ from flask.cli import AppGroup, with_appcontext
 from .auth import issue_token
 from .database import db, migration_runner
 from .events.cli import events_cli
+from .leads.models import LeadStatus
 from .products.models import Product
 
 DEMO_CATALOG = (
@@ -25,8 +26,9 @@ DEMO_STOCKED = (
     ("PIN-ENAMEL", "Enamel Pin", 799, 100),
     ("POSTER-RETRO", "Retro Poster", 1299, 25),
 )
+DEFAULT_LEAD_STATUSES = ("New", "Contacted", "Qualified", "Won", "Lost")
 
-db_cli = AppGroup("db", help="Database schema (migrations).")
+db_cli = AppGroup("db", help="Database schema (migrations) and pruning.")
 payments_cli = AppGroup("payments", help="Payment events and reconciliation.")
 orders_cli = AppGroup("orders", help="Order housekeeping.")
 
@@ -51,10 +53,21 @@ def db_status():
         raise SystemExit(1)
 
 
+@db_cli.command("prune")
+@click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True)
+def db_prune(batch_size):
+    """Delete what has served its time, in batches (safe on several hosts at once)."""
+    from .retention import prune
+
+    for name, deleted in prune(current_app.config, batch_size):
+        click.echo(f"{name}: {deleted} deleted.")
+
+
 @click.command("seed")
 @with_appcontext
 def seed():
-    """Load the demo catalog (products already there are left alone)."""
+    """Load the demo catalog (products already there are left alone) and, on an empty board,
+    the default lead status columns."""
     catalog = [(*product, None) for product in DEMO_CATALOG] + list(DEMO_STOCKED)
     rows = [
         {"sku": sku, "name": name, "price_in_cents": price, "stock": stock}
@@ -65,6 +78,14 @@ def seed():
         Product.insert_many(rows).on_conflict_ignore().execute()
         added = Product.select().count() - before
     click.echo(f"demo catalog: {added} products added, {len(rows) - added} already there.")
+    with db.atomic():
+        if not LeadStatus.select().exists():
+            columns = [{"name": n, "status_order": i} for i, n in enumerate(DEFAULT_LEAD_STATUSES)]
+            # Two seeds at once: the unique name index keeps one of each.
+            LeadStatus.insert_many(columns).on_conflict_ignore().execute()
+            click.echo(f"lead statuses: {', '.join(DEFAULT_LEAD_STATUSES)} added.")
+        else:
+            click.echo("lead statuses: the board has columns already, left alone.")
 
 
 @click.command("token")

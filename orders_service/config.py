@@ -41,6 +41,7 @@ class Config:
             "DATABASE_URL", f"sqlite:///{os.path.join(instance_path, 'orders.db')}"
         )
         self.DB_POOL_SIZE = int(_env("DB_POOL_SIZE", "20"))
+        self.DB_PREPARED_STATEMENTS = as_bool(_env("DB_PREPARED_STATEMENTS", "true"))
         self.JWT_SECRET = _env("JWT_SECRET")
         self.JWT_PUBLIC_KEY = _env("JWT_PUBLIC_KEY")
         self.JWT_ALGORITHM = _env("JWT_ALGORITHM", "HS256")

@@ -57,11 +57,14 @@ class PooledPostgres(PooledPostgresqlDatabase):
             self._returned_at[id(conn)] = time.monotonic()
 
 
-def make_database(url, pool_size=20):
+def make_database(url, pool_size=20, prepared_statements=True):
     """A peewee database for `url`.
 
     SQLite gets WAL, foreign keys and write locks taken up front; PostgreSQL a pool per
     process (a new server connection per request would cost more than the request).
+    Without `prepared_statements`, psycopg never prepares: a transaction pooler (PgBouncer)
+    hands each transaction another server connection, where a statement prepared on the last
+    one is missing or, under the same name, already there.
     """
     if url.startswith("sqlite"):
         # IMMEDIATE: a write transaction takes the lock when it starts, so two
@@ -77,11 +80,19 @@ def make_database(url, pool_size=20):
         stale_timeout=300,
         timeout=10,
         connect_timeout=5,
+        **({} if prepared_statements else {"prepare_threshold": None}),
     )
 
 
 def init_app(app):
-    db.initialize(make_database(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"]))
+    config = app.config
+    db.initialize(
+        make_database(
+            config["DATABASE_URL"],
+            config["DB_POOL_SIZE"],
+            config["DB_PREPARED_STATEMENTS"],
+        )
+    )
 
     @app.teardown_request
     def close_connection(exc):

@@ -1,6 +1,7 @@
 """The Schema base and the strict field types every body and query is read with."""
 
 import datetime
+import re
 
 import marshmallow as ma
 
@@ -22,6 +23,17 @@ class StrictInteger(ma.fields.Integer):
 
     def _validated(self, value):
         if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
+
+
+class QueryInteger(ma.fields.Integer):
+    """A query string integer: ASCII digits only (int() takes " 7", "7_0", other scripts too)."""
+
+    DIGITS = re.compile(r"-?[0-9]+")
+
+    def _validated(self, value):
+        if isinstance(value, str) and not self.DIGITS.fullmatch(value):
             raise self.make_error("invalid", input=value)
         return super()._validated(value)
 

@@ -5,14 +5,14 @@ from urllib.parse import quote, urlencode
 import marshmallow as ma
 from flask import request
 
-from .fields import MAX_ID, Schema
+from .fields import MAX_ID, QueryInteger, Schema
 
 
 class KeysetArgsSchema(Schema):
     """`limit` and `starting_after`: newest first, one page after another."""
 
-    limit = ma.fields.Integer(load_default=20, validate=ma.validate.Range(min=1, max=100))
-    starting_after = ma.fields.Integer(
+    limit = QueryInteger(load_default=20, validate=ma.validate.Range(min=1, max=100))
+    starting_after = QueryInteger(
         data_key="starting_after", load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID)
     )
 

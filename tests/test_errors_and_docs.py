@@ -197,6 +197,12 @@ def test_cursors_out_of_range_are_400(client, admin, query):
     assert_error(client.get(f"/orders?{query}", headers=admin), 400)
 
 
+@pytest.mark.parametrize("value", ["7%0B", "%207", "7_0", "%D9%A7", "+7"])
+@pytest.mark.parametrize("name", ["starting_after", "limit", "userId"])
+def test_query_integers_are_ascii_digits_only(client, admin, name, value):
+    assert_error(client.get(f"/orders?{name}={value}", headers=admin), 400)
+
+
 @pytest.mark.parametrize(
     ("method", "url", "body"),
     [

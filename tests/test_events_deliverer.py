@@ -1,5 +1,5 @@
 """`flask events deliver` as operations run it: --once, long-running and woken by a commit,
-stopped by SIGTERM after its attempt in flight; and events pruned after their retention."""
+stopped by SIGTERM after its attempt in flight; and `db prune` removing old events."""
 
 import datetime
 import signal
@@ -11,7 +11,6 @@ import time
 from orders_service.database import utcnow
 from orders_service.events.deliver import Deliverer, Settings
 from orders_service.events.models import Delivery, Event
-from orders_service.events.retention import prune_events
 from tests.servers import ROOT, server_env
 from tests.subscriber import Subscriber
 
@@ -102,15 +101,19 @@ def test_sigterm_stops_the_deliverer_after_its_attempt_in_flight(
     assert (delivery.state, delivery.attempts, delivery.last_status) == ("delivered", 1, 200)
 
 
-def test_prune_removes_events_and_deliveries_past_retention_only(client, admin, place_order):
+def test_db_prune_removes_events_and_their_deliveries_past_retention_only(
+    client, admin, runner, place_order
+):
     subscribe(client, admin, "http://127.0.0.1:9/hook")
     old, recent = place_order(), place_order()
     Event.update(created_at=utcnow() - datetime.timedelta(days=31)).where(
         Event.order == old["id"]
     ).execute()
 
-    assert prune_events(30) == 1
-    assert prune_events(30) == 0
+    first = runner.invoke(args=["db", "prune"])
+    again = runner.invoke(args=["db", "prune"])
 
+    assert "order events: 1 deleted." in first.output, first.output
+    assert "order events: 0 deleted." in again.output
     assert [e.order_id for e in Event.select()] == [recent["id"]]
     assert [d.order_id for d in Delivery.select()] == [recent["id"]]

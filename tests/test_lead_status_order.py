@@ -91,3 +91,36 @@ def test_lead_statuses_are_for_admins(client, customer, board):
     assert client.post("/leads/statuses", json={"name": "X"}, headers=customer).status_code == 403
     assert client.put("/leads/statuses/order", json=body, headers=customer).status_code == 403
     assert client.put("/leads/statuses/order", json=body).status_code == 401
+
+
+def test_a_new_column_after_one_at_the_maximum_renumbers_and_stays_in_range(client, admin, board):
+    last = board[-1]["id"]
+    moved = [{"id": last, "statusOrder": 2147483647}]
+    assert client.put("/leads/statuses/order", json=moved, headers=admin).status_code == 200
+
+    created = client.post("/leads/statuses", json={"name": "Lost"}, headers=admin)
+    listed = client.get("/leads/statuses", headers=admin).get_json()
+
+    assert created.status_code == 201
+    assert created.get_json()["statusOrder"] == 4
+    assert [s["name"] for s in listed] == ["New", "Contacted", "Qualified", "Won", "Lost"]
+    assert [s["statusOrder"] for s in listed] == [0, 1, 2, 3, 4]
+
+
+def test_seed_adds_default_columns_so_the_api_pages_reorder_works(client, admin, runner):
+    assert runner.invoke(args=["seed"]).exit_code == 0
+    assert runner.invoke(args=["seed"]).exit_code == 0
+
+    listed = client.get("/leads/statuses", headers=admin).get_json()
+    reorder = client.put("/leads/statuses/order", json={"id": 1, "statusOrder": 1}, headers=admin)
+
+    assert [s["name"] for s in listed] == ["New", "Contacted", "Qualified", "Won", "Lost"]
+    assert reorder.status_code == 200
+
+
+def test_seed_leaves_a_board_that_has_columns_alone(client, admin, runner, board):
+    assert runner.invoke(args=["seed"]).exit_code == 0
+
+    listed = client.get("/leads/statuses", headers=admin).get_json()
+
+    assert [s["name"] for s in listed] == ["New", "Contacted", "Qualified", "Won"]

@@ -147,10 +147,14 @@ def test_expire_cancels_orders_whose_payment_was_never_set_up(
     [half_made] = Order.select()
     age(half_made, 2)
 
+    while_down = run(stripe_runner, "orders", "expire", "--older-than", "30m")
+    stripe_fake.mode = None
     output = run(stripe_runner, "orders", "expire", "--older-than", "30m")
 
+    assert f"order {half_made.id}: skipped" in while_down
     assert f"order {half_made.id}: canceled" in output
     assert Order.get_by_id(half_made.id).status == "canceled"
+    assert all(i["status"] == "canceled" for i in stripe_fake.created_intents())
 
 
 def test_expire_skips_an_order_stripe_already_charged(stripe_runner, stripe_fake, place):
@@ -170,3 +174,38 @@ def test_expire_refuses_a_duration_it_cannot_read(stripe_runner, bad):
 
     assert result.exit_code == 2
     assert "duration" in result.output
+
+
+@pytest.mark.slow
+def test_expire_cancels_at_stripe_the_intent_whose_creation_answer_was_lost(
+    stripe_runner, stripe_client, stripe_fake, customer, catalog
+):
+    stripe_fake.mode, stripe_fake.hang_seconds = "hang", 2.0
+    assert stripe_client.post("/orders/new", json=["3"], headers=customer).status_code == 503
+    stripe_fake.mode = None
+    [lost] = Order.select()
+    [intent] = stripe_fake.created_intents()
+    assert lost.payment_intent_id is None and intent["status"] == "requires_payment_method"
+    age(lost, 2)
+
+    output = run(stripe_runner, "orders", "expire", "--older-than", "30m")
+
+    assert f"order {lost.id}: canceled" in output
+    assert Order.get_by_id(lost.id).status == "canceled"
+    assert [i["status"] for i in stripe_fake.created_intents()] == ["canceled"]
+
+
+def test_expire_cancels_an_order_whose_intent_stripe_refused_to_make(
+    stripe_runner, stripe_client, stripe_fake, customer, catalog
+):
+    stripe_fake.refuse_creations = "Amount must be at least $0.50 usd"
+    refused = stripe_client.post("/orders/new", json=["3"], headers=customer)
+    assert refused.status_code == 409, refused.get_json()
+    [order] = Order.select()
+    age(order, 2)
+
+    output = run(stripe_runner, "orders", "expire", "--older-than", "30m")
+
+    assert f"order {order.id}: canceled" in output
+    assert Order.get_by_id(order.id).status == "canceled"
+    assert stripe_fake.created_intents() == []

@@ -6,8 +6,10 @@ from types import SimpleNamespace
 import pytest
 
 from orders_service.database import db, migration_runner
+from orders_service.orders import service
 from orders_service.orders.models import IdempotencyKey, Order, OrderLine
-from orders_service.products.models import Product
+from orders_service.products import stock as stock_module
+from orders_service.products.models import MAX_STOCK, Product
 from tests.fakes.stripe_events import charge_refunded, deliver, event
 
 HOODIE, PIN, POSTER = 9, 10, 11  # the demo catalog's tracked products: 10, 100 and 25 left
@@ -184,6 +186,79 @@ def test_a_cancel_gives_back_what_each_line_took_whatever_the_tracking_since(
         assert status_update(client, customer, order, "canceled").status_code == 200
 
     assert (stock(HOODIE), stock(PIN), stock(SOCKS)) == (None, 55, 4)
+
+
+def test_a_cancel_after_the_count_was_set_near_its_limit_fills_it_and_still_cancels(
+    place_order, client, customer, admin
+):
+    order = place_order(cart((HOODIE, 3)))
+    client.patch(f"/products/{HOODIE}", json={"stock": MAX_STOCK - 1}, headers=admin)
+
+    assert status_update(client, customer, order, "canceled").status_code == 200
+    assert stock(HOODIE) == MAX_STOCK
+
+
+def test_a_product_tracked_since_its_cart_was_priced_is_not_sold_past_its_new_count(
+    client, customer, catalog, monkeypatch
+):
+    priced = service.price_cart
+
+    def priced_then_tracked(items):
+        result = priced(items)
+        Product.update(stock=2).where(Product.id == SOCKS).execute()  # an admin's PATCH
+        return result
+
+    monkeypatch.setattr(service, "price_cart", priced_then_tracked)
+    response = client.post("/orders/new", json=cart((SOCKS, 3)), headers=customer)
+
+    assert response.status_code == 409
+    assert response.get_json()["errors"]["products"] == [
+        {"id": SOCKS, "requested": 3, "available": 2}
+    ]
+    assert stock(SOCKS) == 2
+
+
+@pytest.fixture
+def takes(monkeypatch):
+    """The product ids stock.take tried to take from, in order."""
+    calls = []
+    take_one = stock_module._take_one
+
+    def recorded(product_id, quantity):
+        calls.append(product_id)
+        return take_one(product_id, quantity)
+
+    monkeypatch.setattr(stock_module, "_take_one", recorded)
+    return calls
+
+
+def test_after_a_shortage_no_later_product_is_taken_so_no_row_is_locked_out_of_order(
+    client, customer, catalog, takes
+):
+    Product.update(stock=0).where(Product.id == HOODIE).execute()
+    response = client.post("/orders/new", json=cart((HOODIE, 1), (PIN, 1)), headers=customer)
+
+    assert response.status_code == 409
+    assert takes == [HOODIE]
+    assert stock(PIN) == 100
+
+
+def test_units_given_back_during_a_take_are_taken_before_any_later_product(
+    client, customer, catalog, takes, monkeypatch
+):
+    Product.update(stock=0).where(Product.id == HOODIE).execute()
+    left = stock_module._left
+
+    def given_back_first(product_id):
+        Product.update(stock=Product.stock + 1).where(Product.id == product_id).execute()
+        return left(product_id)
+
+    monkeypatch.setattr(stock_module, "_left", given_back_first)
+    response = client.post("/orders/new", json=cart((PIN, 1), (HOODIE, 1)), headers=customer)
+
+    assert response.status_code == 201
+    assert takes == [HOODIE, HOODIE, PIN]
+    assert (stock(HOODIE), stock(PIN)) == (0, 99)
 
 
 def test_migration_0005_leaves_existing_products_untracked_and_lines_holding_nothing(

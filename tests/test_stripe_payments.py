@@ -1,5 +1,6 @@
 """The stripe provider over real HTTP to the loopback fake: intents, cancel, refund, outages."""
 
+import datetime
 import threading
 import time
 
@@ -9,6 +10,7 @@ from werkzeug.serving import make_server
 
 from orders_service import create_app
 from orders_service.config import ConfigError
+from orders_service.database import utcnow
 from orders_service.orders.models import IdempotencyKey, Order
 from orders_service.payments.stripe import STRIPE_API_VERSION, attempt_timeout
 from tests.fakes.stripe_api import closed_port_url
@@ -274,10 +276,13 @@ def age_a_year(order_id):
 
 def once_on(stripe_fake, method, path, action):
     """Run `action` (once) when the service's request `method path` reaches Stripe."""
-    results = []
+    results, fired = [], []
 
     def hook(seen_method, seen_path):
-        if (seen_method, seen_path) == (method, path) and not results:
+        # Marked before `action` runs: its own calls to Stripe (expire finding a lost intent
+        # again) must not run it a second time.
+        if (seen_method, seen_path) == (method, path) and not fired:
+            fired.append(True)
             results.append(action())
 
     stripe_fake.on_request = hook
@@ -315,6 +320,29 @@ def test_a_key_retry_that_expire_overtakes_mid_call_cancels_its_intent_and_is_40
     assert intent["status"] == "canceled"
     assert place(key="cart-race").status_code == 409
     assert len(stripe_fake.created_intents()) == 1
+
+
+def test_a_key_retry_leaves_its_intent_to_the_change_holding_the_order_and_is_409(
+    stripe_app, stripe_client, stripe_fake, place
+):
+    stripe_fake.mode = "fail"
+    assert place(key="cart-held").status_code == 502
+    stripe_fake.mode = None
+    order_id = IdempotencyKey.get().order_id
+    held_until = utcnow() + datetime.timedelta(seconds=60)  # `orders expire` is canceling it
+    Order.update(change_claimed_until=held_until).where(Order.id == order_id).execute()
+
+    held = place(key="cart-held")
+
+    assert held.status_code == 409, held.get_json()
+    assert "in progress" in held.get_json()["message"]
+    assert Order.get_by_id(order_id).client_secret is None
+    [intent] = stripe_fake.created_intents()
+    assert intent["status"] == "requires_payment_method"  # the holder's to cancel, not ours
+    Order.update(change_claimed_until=None).where(Order.id == order_id).execute()
+    finished = place(key="cart-held")
+    assert finished.status_code == 201
+    assert finished.get_json()["clientSecret"] == intent["client_secret"]
 
 
 def test_expire_cancels_the_intent_a_key_retry_attached_after_expire_read_the_order(

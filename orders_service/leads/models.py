@@ -4,6 +4,9 @@ import peewee
 
 from ..database import BaseModel, utcnow
 
+# statusOrder is a 32-bit signed integer in every request and response.
+MAX_STATUS_ORDER = 2**31 - 1
+
 
 class LeadStatus(BaseModel):
     name = peewee.CharField(max_length=100)

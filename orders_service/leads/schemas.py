@@ -2,10 +2,9 @@
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, Schema, StrictInteger, UTCDateTime
+from ..fields import MAX_ID, QueryInteger, Schema, StrictInteger, UTCDateTime
 from ..pagination import KeysetArgsSchema
-
-MAX_ORDER = 2**31 - 1
+from .models import MAX_STATUS_ORDER as MAX_ORDER
 
 
 class LeadStatusSchema(Schema):
@@ -92,9 +91,7 @@ class LeadPatchSchema(LeadSchema):
 
 
 class LeadQueryArgsSchema(KeysetArgsSchema):
-    statusId = ma.fields.Integer(
-        attribute="status_id", validate=ma.validate.Range(min=1, max=MAX_ID)
-    )
+    statusId = QueryInteger(attribute="status_id", validate=ma.validate.Range(min=1, max=MAX_ID))
     q = ma.fields.String(
         validate=ma.validate.Length(min=1, max=200),
         metadata={"description": "Case-insensitive substring of the name or the email."},

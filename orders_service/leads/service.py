@@ -6,7 +6,7 @@ import peewee
 
 from ..database import db, locked
 from ..errors import Conflict, DomainError, Forbidden, NotFound
-from .models import Lead, LeadStatus
+from .models import MAX_STATUS_ORDER, Lead, LeadStatus
 
 
 class UnknownStatuses(NotFound):
@@ -72,9 +72,23 @@ def get_status(status_id, lock=False):
 def create_status(name, status_order=None):
     with atomic_or(lambda: name_taken(name)):
         if status_order is None:
-            highest = LeadStatus.select(peewee.fn.MAX(LeadStatus.status_order)).scalar()
-            status_order = 0 if highest is None else highest + 1
+            status_order = _place_after_the_last()
         return LeadStatus.create(name=name, status_order=status_order)
+
+
+def _place_after_the_last():
+    """The statusOrder after the last column; the columns are renumbered 0, 1, … if none fits."""
+    highest = LeadStatus.select(peewee.fn.MAX(LeadStatus.status_order)).scalar()
+    if highest is None:
+        return 0
+    if highest < MAX_STATUS_ORDER:
+        return highest + 1
+    # The board keeps its order; only the numbers close up (under the same locks as a reorder).
+    list(locked(LeadStatus.select(LeadStatus.id).order_by(LeadStatus.id)))
+    by_place = [s.id for s in ordered_statuses()]
+    case = peewee.Case(LeadStatus.id, [(id_, place) for place, id_ in enumerate(by_place)])
+    LeadStatus.update(status_order=case).where(LeadStatus.id.in_(by_place)).execute()
+    return len(by_place)
 
 
 def update_status(status_id, changes):

@@ -5,9 +5,9 @@ import re
 
 from ..database import utcnow
 from ..payments.gateway import PaymentError
+from .changes import ChangeInProgress, change_status
 from .lifecycle import TransitionRefused
 from .models import Order
-from .service import change_status
 
 DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -34,7 +34,7 @@ def expire_unpaid(older_than):
         except TransitionRefused as refused:
             yield order.id, f"skipped: it is {refused.current} now"
             continue
-        except PaymentError as error:
+        except (PaymentError, ChangeInProgress) as error:
             yield order.id, f"skipped: {error.message}"
             continue
         if changed:

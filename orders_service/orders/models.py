@@ -21,6 +21,8 @@ class Order(BaseModel):
     # Random, so that the provider's idempotency keys of this order are unique to it for good
     # (order ids repeat across deployments and restored backups); null on older orders.
     payment_key = peewee.CharField(max_length=32, null=True, default=lambda: secrets.token_hex(16))
+    # Set while a staff, owner or system status change (and its provider call) holds the order.
+    change_claimed_until = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "orders"
@@ -59,4 +61,4 @@ class IdempotencyKey(BaseModel):
     locked_at = peewee.DateTimeField(default=utcnow)
 
     class Meta:
-        indexes = ((("user_id", "key"), True),)
+        indexes = ((("user_id", "key"), True), (("created_at",), False))

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, Schema, StrictInteger, UTCDateTime
+from ..fields import MAX_ID, QueryInteger, Schema, StrictInteger, UTCDateTime
 from ..pagination import KeysetArgsSchema
 from .lifecycle import STATUSES, normalize_status
 
@@ -101,7 +101,7 @@ class OrderSchema(Schema):
 
 
 class OrderQueryArgsSchema(KeysetArgsSchema):
-    userId = ma.fields.Integer(attribute="user_id", validate=ma.validate.Range(min=1, max=MAX_ID))
+    userId = QueryInteger(attribute="user_id", validate=ma.validate.Range(min=1, max=MAX_ID))
     status = Status()
 
 

@@ -16,7 +16,7 @@ from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products import stock
 from ..products.models import Product
-from .lifecycle import apply_transition, check_transition
+from .changes import ChangeInProgress, change_status, unclaimed
 from .models import IdempotencyKey, Order, OrderHistory, OrderLine
 from .queries import attach_lines, find_order
 
@@ -205,10 +205,11 @@ def _set_up_payment(order, record, serialize):
             _release(record)
         raise
     with db.atomic():
-        # Only onto a pending order: `orders expire` may have canceled it during the call.
+        # Only onto a pending order that no change holds: `orders expire` may have canceled
+        # it during the call, or be canceling at the provider the very intent this call got.
         attached = (
             Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret)
-            .where(Order.id == order.id, Order.status == "pending")
+            .where(Order.id == order.id, Order.status == "pending", unclaimed(utcnow()))
             .execute()
         )
         order = attach_lines([Order.get_by_id(order.id)])[0]
@@ -221,6 +222,10 @@ def _set_up_payment(order, record, serialize):
                 ).execute()
     if not attached:
         _release(record)
+        if order.status == "pending":
+            # The change holding it cancels this intent (found again by its key) or fails and
+            # lets a retry attach it; either way it is not this request's to cancel.
+            raise ChangeInProgress(order.id)
         _discard_intent(order, intent)
         raise not_pending_any_more(order.status)
     record_order_created()
@@ -236,31 +241,6 @@ def _discard_intent(order, intent):
             current_gateway().cancel_intent(order)
     except PaymentError as error:
         log.warning("intent %s of order %s left uncanceled: %s", intent.id, order.id, error)
-
-
-# The provider call each target status needs first, by the gateway method's name.
-SIDE_EFFECTS = {"canceled": "cancel_intent", "refunded": "refund"}
-
-
-def change_status(order, target, actor):
-    """A staff, owner or system move: the provider first (cancel, refund), then the order.
-
-    Raises TransitionRefused (nothing changed) or PaymentError (the order keeps its status).
-    """
-    operation = SIDE_EFFECTS.get(target)
-    if operation and check_transition(order.status, target) and order.payment_intent_id:
-        release_connection()
-        with payment_call(operation):
-            getattr(current_gateway(), operation)(order)
-    if operation and order.payment_intent_id is None:
-        # A key retry may have attached an intent since the order was read (an intent once
-        # attached never changes): under the row lock, move the order only if it has none.
-        with db.atomic():
-            current = locked(Order.select().where(Order.id == order.id)).get()
-            if current.payment_intent_id is None:
-                return apply_transition(order.id, target, actor)
-        return change_status(current, target, actor)
-    return apply_transition(order.id, target, actor)
 
 
 def update_status(caller, order_id, target):

@@ -59,6 +59,10 @@ class PaymentGateway(abc.ABC):
         """Cancel the order's intent."""
 
     @abc.abstractmethod
+    def cancel_lost_intent(self, order):
+        """Cancel the intent the order's creation may have made though its answer was lost."""
+
+    @abc.abstractmethod
     def refund(self, order):
         """Refund the order's payment in full."""
 

@@ -11,4 +11,4 @@ class PaymentEvent(BaseModel):
     type = peewee.CharField(max_length=100)
     order = peewee.ForeignKeyField(Order, null=True, on_delete="CASCADE")
     outcome = peewee.CharField(max_length=255)
-    received_at = peewee.DateTimeField(default=utcnow)
+    received_at = peewee.DateTimeField(default=utcnow, index=True)

@@ -92,23 +92,29 @@ class StripeGateway(PaymentGateway):
         }
         return as_intent(self._call("intent", self.client.v1.payment_intents.create, params, order))
 
-    def cancel_intent(self, order):
+    def cancel_intent(self, order, intent_id=None):
+        intent_id = intent_id or order.payment_intent_id
         try:
-            obj = self._call(
-                "cancel",
-                self.client.v1.payment_intents.cancel,
-                {},
-                order,
-                order.payment_intent_id,
-            )
+            obj = self._call("cancel", self.client.v1.payment_intents.cancel, {}, order, intent_id)
         except PaymentRefused as refused:
             # Canceled already (in the dashboard, or by a run that lost its answer): done.
             if refused.provider_code == UNEXPECTED_STATE:
-                intent = self.retrieve_intent(order.payment_intent_id)
+                intent = self.retrieve_intent(intent_id)
                 if intent.status == "canceled":
                     return intent
             raise
         return as_intent(obj)
+
+    def cancel_lost_intent(self, order):
+        # The same request under the creation's own key: Stripe answers with the intent it made
+        # then (while it keeps the key, at least 24 h), or makes one, canceled just after.
+        try:
+            intent = self.create_intent(order)
+        except PaymentRefused:
+            # Stripe refuses the creation again (it replays a refusal under its key): no intent
+            # was ever made, so there is nothing to cancel and the order may be.
+            return None
+        return self.cancel_intent(order, intent.id)
 
     def refund(self, order):
         params = {"payment_intent": order.payment_intent_id}

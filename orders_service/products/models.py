@@ -4,6 +4,9 @@ import peewee
 
 from ..database import BaseModel, utcnow
 
+# The column is a 32-bit integer on PostgreSQL.
+MAX_STOCK = 2_147_483_647
+
 
 class Product(BaseModel):
     sku = peewee.CharField(max_length=64, unique=True)

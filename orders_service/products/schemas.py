@@ -4,9 +4,9 @@ import marshmallow as ma
 
 from ..fields import Schema, StrictBoolean, StrictInteger
 from ..pagination import KeysetArgsSchema
+from .models import MAX_STOCK
 
 MAX_PRICE = 99_999_999
-MAX_STOCK = 2_147_483_647
 
 
 class ProductSchema(Schema):

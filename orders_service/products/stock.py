@@ -1,11 +1,12 @@
 """Stock: take units for an order in the transaction that stores it, give them back on cancel."""
 
 from flask import current_app
+from peewee import Case
 
 from ..database import locked
 from ..errors import Conflict
 from ..orders.models import Order, OrderLine
-from .models import Product
+from .models import MAX_STOCK, Product
 
 
 class OutOfStock(Conflict):
@@ -45,6 +46,10 @@ def _take_one(product_id, quantity):
     )
 
 
+def _left(product_id):
+    return Product.select(Product.stock).where(Product.id == product_id).scalar()
+
+
 def take(caller, cart):
     """Take each tracked product's quantity of `cart` [(product, quantity)]: {product id: taken}.
 
@@ -52,36 +57,52 @@ def take(caller, cart):
     OutOfStock naming every product short, then TooManyPendingOrders for a customer who
     already holds MAX_PENDING_ORDERS pending orders with stock (admins are not limited).
     """
-    taken, short = {}, []
-    # Ascending ids: two carts sharing products lock their rows in the same order, so
-    # concurrent takes queue on PostgreSQL instead of deadlocking.
+    tracked = _tracked_now(cart)
+    taken, shortages = {}, []
+    # Ascending ids, and never a take after a later id's: two carts sharing products lock
+    # their rows in the same order, so concurrent takes queue on PostgreSQL, never deadlock.
     for product, quantity in sorted(cart, key=lambda item: item[0].id):
-        if product.stock is None:
+        if product.id not in tracked:
+            continue
+        if shortages:
+            # The order is refused: name what else is short, but take (and lock) nothing more.
+            available = _left(product.id)
+            if available is not None and available < quantity:
+                shortages.append((product, quantity, available))
             continue
         if _take_one(product.id, quantity):
             taken[product.id] = quantity
+            continue
+        available = _left(product.id)  # untracked since, or units given back in the meantime
+        if available is None:
+            continue
+        if available >= quantity and _take_one(product.id, quantity):
+            taken[product.id] = quantity
         else:
-            short.append((product, quantity))
-    if short:
-        left = dict(
-            Product.select(Product.id, Product.stock)
-            .where(Product.id.in_([product.id for product, _ in short]))
-            .tuples()
-        )
-        shortages = []
-        for product, quantity in short:
-            available = left.get(product.id)
-            if available is None:
-                continue  # untracked since the cart was priced: sold without limit
-            if available >= quantity and _take_one(product.id, quantity):
-                taken[product.id] = quantity  # units given back in the meantime
-            else:
-                shortages.append((product, quantity, available))
-        if shortages:
-            raise OutOfStock(shortages)
+            shortages.append((product, quantity, available))
+    if shortages:
+        raise OutOfStock(shortages)
     if taken and not caller.is_admin:
         _check_pending_limit(caller.user_id)
     return taken
+
+
+def _tracked_now(cart):
+    """Ids of the cart's products tracked now, not only when the cart was priced.
+
+    A product priced as untracked may have been given a count since (an admin starting to
+    track it): one read, inside the order's transaction, keeps such an order from selling
+    past the new count. A cart of tracked products costs nothing more.
+    """
+    tracked = {product.id for product, _ in cart if product.stock is not None}
+    untracked = [product.id for product, _ in cart if product.stock is None]
+    if untracked:
+        tracked.update(
+            Product.select(Product.id)
+            .where(Product.id.in_(untracked), Product.stock.is_null(False))
+            .scalars()
+        )
+    return tracked
 
 
 def _check_pending_limit(user_id):
@@ -128,8 +149,10 @@ def give_back(order_id):
     if not lines:
         return
     for line in lines:
-        # A product untracked since keeps its null: there is no count to return units to.
-        Product.update(stock=Product.stock + line.stock_taken).where(
-            Product.id == line.product_id, Product.stock.is_null(False)
-        ).execute()
+        # A product untracked since keeps its null: there is no count to return units to. A
+        # count set near the column's limit since takes what fits rather than failing the cancel.
+        back = line.stock_taken
+        Product.update(
+            stock=Case(None, [(Product.stock > MAX_STOCK - back, MAX_STOCK)], Product.stock + back)
+        ).where(Product.id == line.product_id, Product.stock.is_null(False)).execute()
     OrderLine.update(stock_taken=0).where(OrderLine.id.in_([line.id for line in lines])).execute()

@@ -69,6 +69,8 @@ class FakeStripe:
         self.refunds = []
         self.requests = []
         self.mode = None
+        # A message to refuse every new intent with, as Stripe refuses one it will never make.
+        self.refuse_creations = None
         self.hang_seconds = 5.0
         self.delay_seconds = 0.0
         self.on_request = None
@@ -171,6 +173,8 @@ class FakeStripe:
         raise StripeRefusal(404, f"Unrecognized request URL ({method}: {path}).")
 
     def _create_intent(self, form):
+        if self.refuse_creations:
+            raise StripeRefusal(400, self.refuse_creations, "amount_too_small")
         intent_id = f"pi_fake{next(self._ids):06d}"
         intent = {
             "id": intent_id,

@@ -10,6 +10,7 @@ from orders_service.database import db, migration_runner
 from tests.conftest import ADMIN_ID, CUSTOMER_ID, JWT_SECRET, OTHER_ID, bearer, empty_tables
 from tests.fakes.stripe_api import FakeStripe
 from tests.reliability import report
+from tests.reliability.bouncer import PgBouncer
 from tests.reliability.live import LiveClient
 from tests.reliability.pg import PrivatePostgres
 from tests.servers import Gunicorn, server_env
@@ -24,6 +25,10 @@ def pytest_runtest_makereport(item, call):
     return outcome
 
 
+def pytest_report_header(config):
+    return f"schemathesis seed: {report.FUZZ_SEED} (replay: SCHEMATHESIS_SEED={report.FUZZ_SEED})"
+
+
 def pytest_terminal_summary(terminalreporter):
     if not ROWS:
         return
@@ -31,6 +36,7 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.section("reliability")
     terminalreporter.write_line(report.table(ROWS))
     terminalreporter.write_line(f"(rows also in {report.RESULTS_FILE})")
+    terminalreporter.write_line(f"schemathesis seed: {report.FUZZ_SEED}")
 
 
 @pytest.fixture
@@ -53,6 +59,13 @@ def pg_url():
         return
     with PrivatePostgres() as cluster:
         yield cluster.url
+
+
+@pytest.fixture(scope="session")
+def bouncer_url(pg_url):
+    """PgBouncer in transaction pooling mode in front of pg_url's database, for the session."""
+    with PgBouncer(pg_url) as bouncer:
+        yield bouncer.url
 
 
 @pytest.fixture
@@ -127,11 +140,13 @@ def servers(tmp_path):
 
 @pytest.fixture
 def live(prepare, servers, fake_stripe, check):
-    """live(url=None, count=1, **env) → (app, LiveClient) for fresh servers on a seeded database."""
+    """live(url, count=1, through=None, **env) → (app, LiveClient) for fresh servers on a seeded
+    database; the servers reach it `through` another URL when given (PgBouncer), the app directly.
+    """
 
-    def start(url, count=1, **env):
+    def start(url, count=1, through=None, **env):
         app = prepare(url)
-        return app, LiveClient(servers(url, fake_stripe, count=count, **env), check)
+        return app, LiveClient(servers(through or url, fake_stripe, count=count, **env), check)
 
     return start
 

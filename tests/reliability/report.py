@@ -2,6 +2,7 @@
 
 import json
 import os
+import random
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = Path(os.environ.get("RELIABILITY_RESULTS") or ROOT / ".reliability")
 RESULTS_FILE = RESULTS_DIR / "results.json"
+# A fresh seed each run, so each run fuzzes anew; SCHEMATHESIS_SEED replays a run's findings.
+FUZZ_SEED = int(os.environ.get("SCHEMATHESIS_SEED") or random.SystemRandom().randrange(2**32))
 
 # The kinds of failure the acceptance names, each its own column (and key in results.json):
 # server errors: an unexpected 5xx; schema violations: an answer its documentation does not

@@ -1,4 +1,5 @@
-"""Two gunicorn instances, three workers each, one PostgreSQL: duplicates sent at one moment."""
+"""Two gunicorn instances, three workers each, one PostgreSQL (directly, then through PgBouncer
+in transaction pooling mode): duplicates and conflicting changes sent at one moment."""
 
 import random
 
@@ -10,7 +11,6 @@ from orders_service.orders.models import Order, OrderHistory
 from orders_service.payments.models import PaymentEvent
 from tests.conftest import CUSTOMER_ID
 from tests.fakes.stripe_events import charge_refunded, deliver, event
-from tests.leads_board import add_columns
 from tests.reliability.stored import (
     at_once,
     chain_problems,
@@ -22,9 +22,13 @@ from tests.reliability.stored import (
 pytestmark = pytest.mark.reliability
 
 
-@pytest.fixture
-def pair(live, pg_url):
-    """(app, client): two instances of the service on PostgreSQL, requests alternating."""
+@pytest.fixture(params=["postgres", "pgbouncer"])
+def pair(request, live, pg_url):
+    """(app, client): two instances of the service on PostgreSQL, requests alternating; the
+    instances reach it directly or through PgBouncer (prepared statements off)."""
+    if request.param == "pgbouncer":
+        through = request.getfixturevalue("bouncer_url")
+        return live(pg_url, count=2, through=through, WEB_CONCURRENCY=3, DB_PREPARED_STATEMENTS=0)
     return live(pg_url, count=2, WEB_CONCURRENCY=3)
 
 
@@ -165,9 +169,62 @@ def test_simultaneous_status_updates_on_one_order(pair, tokens, fake_stripe, che
     assert check.failures == 0, check.notes
 
 
+def test_paid_and_canceled_racing_end_as_the_provider_says(pair, tokens, fake_stripe, check):
+    app, client = pair
+    orders = place_orders(client, tokens["customer"], 12)
+    charged = orders[::3]  # Stripe charges these as the staff and the owner act
+    intents = {body["id"]: intent_of(app, fake_stripe, body)["id"] for body in orders}
+    fake_stripe.delay_seconds = 0.2  # a provider call long enough for the others to land in it
+
+    def status(body, value, role):
+        return lambda: client.post(
+            "/orders/status-update",
+            json={"orderId": body["id"], "status": value},
+            headers=tokens[role],
+        )
+
+    def charge(body):
+        def send():
+            intent = fake_stripe.set_status(intents[body["id"]], "succeeded")
+            return deliver(client, event("payment_intent.succeeded", intent))
+
+        return send
+
+    moves = [
+        move
+        for body in orders
+        for move in (
+            status(body, "paid", "admin"),
+            status(body, "canceled", "customer"),
+            status(body, "Cancelled", "admin"),
+            *([charge(body)] if body in charged else []),
+        )
+    ]
+    replies = at_once(len(moves), lambda i: moves[i]())
+
+    for reply in replies:
+        if reply.status_code not in (200, 409):
+            check.fail(f"status {reply.status_code}: {reply.get_json()}", status=reply.status_code)
+    with app.app_context():
+        problems = [p for body in orders for p in chain_problems(body["id"])]
+        final = {body["id"]: Order.get_by_id(body["id"]).status for body in orders}
+    if problems:
+        check.fail("; ".join(problems))
+    agreeing = {"paid": {"requires_payment_method", "succeeded"}, "canceled": {"canceled"}}
+    for order_id, order_status in final.items():
+        at_stripe = fake_stripe.intents[intents[order_id]]["status"]
+        if at_stripe not in agreeing.get(order_status, ()):
+            check.fail(f"order {order_id} is {order_status}, its intent {at_stripe}")
+    for body in charged:
+        if final[body["id"]] != "paid":
+            check.fail(f"order {body['id']} was charged but is {final[body['id']]}")
+    check.notes.append(f"final statuses: {sorted(final.values())}")
+    assert check.failures == 0, check.notes
+
+
 def test_concurrent_reorders_of_the_lead_statuses(pair, tokens, check):
     app, client = pair
-    columns = add_columns(client, tokens["admin"], "New", "Contacted", "Qualified", "Won", "Lost")
+    columns = client.get("/leads/statuses", headers=tokens["admin"]).get_json()  # seeded
     ids = [column["id"] for column in columns]
     shuffler = random.Random(4)
 

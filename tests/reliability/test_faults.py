@@ -223,7 +223,9 @@ def workers(server):
 def test_worker_killed_during_load(live, database_url, tokens, check):
     app, client = live(database_url, WEB_CONCURRENCY=2)
     (server,) = client.servers
-    before = workers(server)
+    started = time.monotonic() + 20  # /healthz answers as soon as the first worker is up
+    while len(before := workers(server)) < 2 and time.monotonic() < started:
+        time.sleep(0.1)
     with Load(client, tokens, check) as load:
         time.sleep(2)
         victim = min(before)
