@@ -28,7 +28,10 @@ run: $(STAMP)
 	@echo "       -H 'Content-Type: application/json' -d '[\"3\", \"3\", \"8\"]'"
 	@echo "  admin token: $$($(DEV) $(BIN)/flask --app wsgi token --user-id 1 --admin --ttl 86400)"
 	@echo "  API docs: http://127.0.0.1:$(PORT)/docs"
+	@echo "  webhooks: a deliverer runs beside the server (flask --app wsgi events deliver)"
 	@echo
+	$(DEV) $(BIN)/flask --app wsgi events deliver & deliverer=$$!; \
+	trap 'kill $$deliverer 2>/dev/null; wait $$deliverer' EXIT; \
 	$(DEV) $(BIN)/flask --app wsgi run --port $(PORT)
 
 test: $(STAMP)

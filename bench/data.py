@@ -52,8 +52,9 @@ def seed_statements(count, step):
         FROM generate_series(1, {count}) AS g
         """,
         f"""
-        INSERT INTO order_line (order_id, product_id, name, quantity, price_in_cents)
-        SELECT g, line.product_id, 'Bench product ' || line.product_id, line.quantity, {PRICE}
+        INSERT INTO order_line (order_id, product_id, name, quantity, price_in_cents,
+                                stock_taken)
+        SELECT g, line.product_id, 'Bench product ' || line.product_id, line.quantity, {PRICE}, 0
         FROM generate_series(1, {count}) AS g, LATERAL ({LINE_OF}) AS line
         ORDER BY g, line.k
         """,

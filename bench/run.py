@@ -13,7 +13,7 @@ from pathlib import Path
 
 from orders_service.auth import issue_token
 
-from . import cpu, data, load, profile, report, servers
+from . import cpu, data, load, profile, report, servers, webhooks
 
 SCRIPT = "requests"
 NEW_ORDER = '["1", "2", "3"]'  # three lines, three products
@@ -197,10 +197,14 @@ def main(argv=None):
         service.stop()
         fake.stop()
 
+    print("webhooks: delivery throughput and commit-to-receipt latency", flush=True)
+    webhook_rows = webhooks.run(small_url, range(1, args.small + 1), logs)
+
     del runs["_servers"]
     result = report.build(
         args, runs, mem, started, servers.settings(), seed_seconds, len(sample.body)
     )
+    result["rows"] += webhook_rows
     print()
     print(report.table(result))
     paths = report.write(result)

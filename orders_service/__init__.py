@@ -7,6 +7,7 @@ from flask import Flask
 
 from . import cli, database
 from .config import Config, check
+from .events.routes import endpoints_blp, events_blp
 from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
 from .ops import cors, docs, keepalive, metrics
@@ -18,6 +19,7 @@ from .payments.webhooks import blp as webhooks_blp
 from .products.routes import blp as products_blp
 
 MODULES = (products_blp, orders_blp, webhooks_blp, leads_blp, health_blp)
+MODULES += (endpoints_blp, events_blp)
 MAX_BODY_BYTES = 1024 * 1024
 
 API_SETTINGS = {

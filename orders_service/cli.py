@@ -1,4 +1,4 @@
-"""flask commands: db, seed, token, payments, orders."""
+"""flask commands: db, seed, token, payments, orders, events."""
 
 import click
 from flask import current_app
@@ -6,6 +6,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from .auth import issue_token
 from .database import db, migration_runner
+from .events.cli import events_cli
 from .leads.models import LeadStatus
 from .products.models import Product
 
@@ -158,5 +159,5 @@ def expire(older_than):
 
 
 def register(app):
-    for command in (db_cli, payments_cli, orders_cli, seed, token):
+    for command in (db_cli, payments_cli, orders_cli, seed, token, events_cli):
         app.cli.add_command(command)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import peewee
 
 from .database import db, is_sqlite, utcnow
+from .events.models import Event
 from .orders.models import IdempotencyKey
 from .payments.models import PaymentEvent
 
@@ -34,6 +35,13 @@ RETENTIONS = (
         PaymentEvent,
         PaymentEvent.received_at,
         lambda config: datetime.timedelta(days=30),
+    ),
+    # Their deliveries go with them (ON DELETE CASCADE).
+    Retention(
+        "order events",
+        Event,
+        Event.created_at,
+        lambda config: datetime.timedelta(days=config["EVENT_RETENTION_DAYS"]),
     ),
 )
 

@@ -9,6 +9,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -29,6 +30,16 @@ PAYMENTS = Counter("payments_total", "Calls to the payment provider", ("operatio
 WEBHOOK_EVENTS = Counter(
     "webhook_events_total", "Payment provider events received", ("type", "result")
 )
+WEBHOOK_DELIVERIES = Counter(
+    "webhook_deliveries_total",
+    "Webhook attempts to subscribers by result: delivered, retry (due again later) or failed",
+    ("result",),
+)
+WEBHOOK_BACKLOG = Gauge(
+    "webhook_deliveries_pending",
+    "Webhook deliveries not yet delivered or failed (due, awaiting a retry, or in flight)",
+    multiprocess_mode="livemax",
+)
 
 blp = Blueprint("metrics", __name__)
 
@@ -40,6 +51,14 @@ def record_order_created():
 def record_webhook_event(event_type, outcome):
     """Count one webhook event by its type and what became of it (applied, ignored, …)."""
     WEBHOOK_EVENTS.labels(event_type, outcome).inc()
+
+
+def record_delivery(result):
+    WEBHOOK_DELIVERIES.labels(result).inc()
+
+
+def set_delivery_backlog(pending):
+    WEBHOOK_BACKLOG.set(pending)
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from ..database import db, locked, utcnow
 from ..errors import Conflict
+from ..events import outbox
 from ..products.stock import give_back
 from .models import Order, OrderHistory
 
@@ -55,5 +56,6 @@ def apply_transition(order_id, target, actor):
         Order.update(status=target).where(Order.id == order.id).execute()
         if target == "canceled":
             give_back(order.id)
-        order.status = target
+        previous, order.status = order.status, target
+        outbox.record_transition(order, previous, actor)
     return order, True

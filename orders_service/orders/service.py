@@ -11,6 +11,7 @@ import peewee
 
 from ..database import db, locked, release_connection, utcnow
 from ..errors import Conflict, DomainError, Forbidden
+from ..events import outbox
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products import stock
@@ -213,6 +214,7 @@ def _set_up_payment(order, record, serialize):
         )
         order = attach_lines([Order.get_by_id(order.id)])[0]
         if attached:
+            outbox.record_created(order)
             body = serialize(order)
             if record is not None:
                 IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(

@@ -185,6 +185,7 @@ def test_client_sent_prices_are_refused(live, database_url, tokens, check):
 # Open to customers, with a 403 for what a customer may not ask: another user's orders
 # (?userId), a status change other than canceling their own pending order, a lead's column.
 CUSTOMERS_403 = {("get", "/orders"), ("post", "/orders/status-update"), ("post", "/leads")}
+WEBHOOK_IDS = ("endpoint_id", "event_id")
 
 
 def protected_operations(client):
@@ -199,7 +200,7 @@ def protected_operations(client):
             if not security or {} in security:
                 continue
             concrete = path
-            for parameter in ("order_id", "status_id", "lead_id", "product_id"):
+            for parameter in ("order_id", "status_id", "lead_id", "product_id", *WEBHOOK_IDS):
                 concrete = concrete.replace("{" + parameter + "}", "1")
             admin_only = "403" in operation["responses"] and (method, path) not in CUSTOMERS_403
             operations.append((method.upper(), concrete, admin_only))

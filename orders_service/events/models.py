@@ -1,0 +1,90 @@
+"""Order events (the outbox), the webhook endpoints subscribed to them, and their deliveries."""
+
+import json
+
+import peewee
+
+from ..database import BaseModel, utcnow
+from ..orders.models import Order
+
+TYPES = tuple(
+    f"order.{name}" for name in ("created", "paid", "shipped", "completed", "canceled", "refunded")
+)
+
+
+class Event(BaseModel):
+    id = peewee.BigAutoField()
+    # The public id ("evt_" + random), so that a restored database never reissues one a
+    # consumer has already seen and dropped as a duplicate.
+    uid = peewee.CharField(max_length=40, unique=True)
+    type = peewee.CharField(max_length=32)
+    order = peewee.ForeignKeyField(Order, on_delete="CASCADE", index=False)
+    version = peewee.IntegerField()
+    created_at = peewee.DateTimeField(default=utcnow)
+    # The event's JSON exactly as GET /events/{id} answers it and every attempt sends it.
+    body = peewee.TextField()
+
+    class Meta:
+        indexes = (
+            (("order", "id"), False),
+            (("type", "id"), False),
+            (("created_at",), False),
+        )
+
+
+class WebhookEndpoint(BaseModel):
+    url = peewee.CharField(max_length=2048)
+    events_json = peewee.TextField(column_name="events")
+    description = peewee.CharField(max_length=500, default="")
+    enabled = peewee.BooleanField(default=True)
+    secret = peewee.CharField(max_length=64)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    @property
+    def events(self):
+        return json.loads(self.events_json)
+
+    def subscribes_to(self, event_type):
+        types = self.events
+        return "*" in types or event_type in types
+
+
+class Delivery(BaseModel):
+    id = peewee.BigAutoField()
+    event = peewee.ForeignKeyField(Event, on_delete="CASCADE", index=False)
+    endpoint = peewee.ForeignKeyField(WebhookEndpoint, on_delete="CASCADE", index=False)
+    # The event's order and version, copied so the claim can keep each order's events in turn.
+    order_id = peewee.BigIntegerField()
+    version = peewee.IntegerField()
+    state = peewee.CharField(max_length=16, default="pending")
+    attempts = peewee.IntegerField(default=0)
+    last_status = peewee.IntegerField(null=True)
+    last_error = peewee.CharField(max_length=255, null=True)
+    # While claimed: when the claim lapses (a killed deliverer's delivery is then due again).
+    next_attempt_at = peewee.DateTimeField(default=utcnow)
+    delivered_at = peewee.DateTimeField(null=True)
+    claim = peewee.CharField(max_length=32, null=True)
+
+    @property
+    def next_attempt(self):
+        return self.next_attempt_at if self.state == "pending" else None
+
+    class Meta:
+        indexes = (
+            (("endpoint", "id"), False),
+            (("event",), False),
+            (("state", "next_attempt_at"), False),
+        )
+
+
+# The claim's "no earlier version of this order still pending" test, one index probe per
+# candidate: partial, so the planner takes it even before the statistics know the table.
+Delivery.add_index(
+    Delivery.index(
+        Delivery.endpoint,
+        Delivery.order_id,
+        Delivery.version,
+        where=(Delivery.state == "pending"),
+        name="delivery_pending_versions",
+    )
+)

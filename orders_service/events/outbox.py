@@ -1,0 +1,76 @@
+"""Write an order's event, and its deliveries, in the transaction that changes the order."""
+
+import json
+import secrets
+
+from ..database import utcnow
+from ..fields import UTCDateTime
+from ..orders.models import OrderHistory
+from .claims import notify_deliverers
+from .models import Delivery, Event, WebhookEndpoint
+
+_timestamp = UTCDateTime()
+
+
+def record_created(order):
+    """`order.created`, version 1, by the order's first history actor: it just became visible."""
+    first = OrderHistory.select().where(OrderHistory.order == order.id).order_by(OrderHistory.id)
+    _write(order, "order.created", None, 1, first.get().actor)
+
+
+def record_transition(order, previous, actor):
+    """The event of the status change whose history row was just written (none if invisible)."""
+    if order.client_secret is None:
+        return
+    version = OrderHistory.select().where(OrderHistory.order == order.id).count()
+    _write(order, f"order.{order.status}", previous, version, actor)
+
+
+def _order_body(order):
+    # Imported here: the order reads and schemas import the life cycle, which imports this.
+    from ..orders.queries import attach_lines
+    from .schemas import EventOrderSchema
+
+    if not hasattr(order, "products"):
+        attach_lines([order])
+    return EventOrderSchema().dump(order)
+
+
+def _write(order, event_type, previous, version, actor):
+    now = utcnow()
+    uid = f"evt_{secrets.token_hex(12)}"
+    body = {
+        "id": uid,
+        "type": event_type,
+        "createdAt": _timestamp.serialize("at", {"at": now}),
+        "data": {
+            "order": _order_body(order),
+            "previousStatus": previous,
+            "version": version,
+            "actor": actor,
+        },
+    }
+    event = Event.create(
+        uid=uid,
+        type=event_type,
+        order=order.id,
+        version=version,
+        created_at=now,
+        body=json.dumps(body, separators=(",", ":")),
+    )
+    endpoints = WebhookEndpoint.select().where(WebhookEndpoint.enabled == True)  # noqa: E712
+    rows = [
+        {
+            "event": event.id,
+            "endpoint": endpoint.id,
+            "order_id": order.id,
+            "version": version,
+            "next_attempt_at": now,
+        }
+        for endpoint in endpoints
+        if endpoint.subscribes_to(event_type)
+    ]
+    if rows:
+        Delivery.insert_many(rows).execute()
+        notify_deliverers()
+    return event

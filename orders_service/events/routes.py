@@ -1,0 +1,123 @@
+"""Admins' webhook endpoints (with their deliveries) and the order event feed."""
+
+from flask import Response, url_for
+from flask.views import MethodView
+
+from ..extensions import Blueprint
+from ..pagination import LINK_HEADER_DOC, KeysetArgsSchema, finish_page, keyset_page
+from .models import Delivery, Event, WebhookEndpoint
+from .schemas import (
+    DeliverySchema,
+    EventQueryArgsSchema,
+    EventSchema,
+    WebhookEndpointPatchSchema,
+    WebhookEndpointSchema,
+)
+from .service import (
+    create_endpoint,
+    delete_endpoint,
+    deliveries_of,
+    endpoints,
+    event_page,
+    get_endpoint,
+    get_event,
+    update_endpoint,
+)
+
+endpoints_blp = Blueprint(
+    "webhook_endpoints",
+    __name__,
+    url_prefix="/webhook-endpoints",
+    description="Subscribers to order events, sent as signed webhooks (Standard Webhooks)",
+)
+events_blp = Blueprint(
+    "events", __name__, url_prefix="/events", description="Order events, newest first"
+)
+LOCATION_DOC = {"Location": {"description": "The endpoint's URL", "schema": {"type": "string"}}}
+
+
+def json_response(text, headers=None):
+    """Events go out as stored: the same bytes every delivery of them carries."""
+    return Response(text, mimetype="application/json", headers=headers)
+
+
+@endpoints_blp.route("")
+class WebhookEndpoints(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.arguments(KeysetArgsSchema, location="query")
+    @endpoints_blp.response(200, WebhookEndpointSchema(many=True), headers=LINK_HEADER_DOC)
+    def get(self, args):
+        """List webhook endpoints, newest first"""
+        headers = {}
+        return keyset_page(endpoints(), WebhookEndpoint.id, args, headers), headers
+
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.arguments(WebhookEndpointSchema)
+    @endpoints_blp.response(201, WebhookEndpointSchema, headers=LOCATION_DOC)
+    def post(self, data):
+        """Subscribe a URL to order events; the answer holds its signing secret"""
+        endpoint = create_endpoint(data)
+        location = url_for("webhook_endpoints.WebhookEndpointById", endpoint_id=endpoint.id)
+        return endpoint, {"Location": location}
+
+
+@endpoints_blp.route("/<id:endpoint_id>")
+class WebhookEndpointById(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.response(200, WebhookEndpointSchema)
+    @endpoints_blp.errors(404)
+    def get(self, endpoint_id):
+        """Get one webhook endpoint"""
+        return get_endpoint(endpoint_id)
+
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.arguments(WebhookEndpointPatchSchema)
+    @endpoints_blp.response(200, WebhookEndpointSchema)
+    @endpoints_blp.errors(404)
+    def patch(self, changes, endpoint_id):
+        """Change url, events, description or enabled (for events written from now on)"""
+        return update_endpoint(endpoint_id, changes)
+
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.response(204)
+    @endpoints_blp.errors(404)
+    def delete(self, endpoint_id):
+        """Remove a webhook endpoint and its deliveries"""
+        delete_endpoint(endpoint_id)
+
+
+@endpoints_blp.route("/<id:endpoint_id>/deliveries")
+class WebhookEndpointDeliveries(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.arguments(KeysetArgsSchema, location="query")
+    @endpoints_blp.response(200, DeliverySchema(many=True), headers=LINK_HEADER_DOC)
+    @endpoints_blp.errors(404)
+    def get(self, args, endpoint_id):
+        """List an endpoint's deliveries, newest first: pending, delivered or failed"""
+        headers = {}
+        return keyset_page(deliveries_of(endpoint_id), Delivery.id, args, headers), headers
+
+
+@events_blp.route("")
+class Events(MethodView):
+    @events_blp.auth(admin=True)
+    @events_blp.arguments(EventQueryArgsSchema, location="query")
+    @events_blp.response(200, EventSchema(many=True), headers=LINK_HEADER_DOC)
+    def get(self, args):
+        """List order events, newest first, by type and by order"""
+        rows = event_page(
+            args.get("type"), args.get("order_id"), args.get("starting_after"), args["limit"]
+        )
+        headers = {}
+        page = finish_page(rows, Event.uid, args, headers)
+        return json_response(f"[{','.join(event.body for event in page)}]", headers)
+
+
+@events_blp.route("/<string(maxlength=40):event_id>")
+class EventById(MethodView):
+    @events_blp.auth(admin=True)
+    @events_blp.response(200, EventSchema)
+    @events_blp.errors(404)
+    def get(self, event_id):
+        """Get one event, as its webhooks carry it"""
+        return json_response(get_event(event_id).body)

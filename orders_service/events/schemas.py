@@ -1,0 +1,100 @@
+"""Webhook endpoint, delivery and event bodies, and the queries of their lists."""
+
+from urllib.parse import urlsplit
+
+import marshmallow as ma
+
+from ..fields import MAX_ID, Schema, StrictBoolean, UTCDateTime
+from ..orders.lifecycle import STATUSES
+from ..orders.schemas import OrderSchema
+from ..pagination import KeysetArgsSchema
+from .models import TYPES
+
+MAX_URL = 2048
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+def absolute_http_url(value):
+    """An absolute http(s) URL without a user or password (they would sit in logs and lists)."""
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ma.ValidationError("Must be an absolute http:// or https:// URL.")
+    if "@" in parts.netloc:
+        raise ma.ValidationError("Must not hold a user or password.")
+
+
+class WebhookEndpointSchema(Schema):
+    id = ma.fields.Integer(dump_only=True)
+    url = ma.fields.String(
+        required=True,
+        validate=[
+            ma.validate.Length(min=1, max=MAX_URL),
+            ma.validate.URL(relative=False, schemes={"http", "https"}, require_tld=False),
+            absolute_http_url,
+        ],
+        metadata={"format": "uri", "pattern": "^https?://", "example": "https://example.com/hook"},
+    )
+    events = ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(("*", *TYPES))),
+        load_default=("*",),
+        validate=ma.validate.Length(min=1, max=50),
+        metadata={"description": 'Event types to receive; "*" (the default) for all.'},
+    )
+    description = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
+    enabled = StrictBoolean(load_default=True)
+    secret = ma.fields.String(
+        dump_only=True,
+        metadata={"description": "whsec_ + base64 of 32 bytes: verifies webhook-signature."},
+    )
+    createdAt = UTCDateTime(attribute="created_at", dump_only=True)
+
+
+class WebhookEndpointPatchSchema(WebhookEndpointSchema):
+    """Any of url, events, description, enabled; applies to events written after it."""
+
+    def __init__(self, **kwargs):
+        super().__init__(partial=True, **kwargs)
+
+
+class DeliverySchema(Schema):
+    id = ma.fields.Integer()
+    eventId = ma.fields.String(attribute="event.uid")
+    eventType = ma.fields.String(attribute="event.type", validate=ma.validate.OneOf(TYPES))
+    state = ma.fields.String(validate=ma.validate.OneOf(DELIVERY_STATES))
+    attempts = ma.fields.Integer()
+    lastStatus = ma.fields.Integer(attribute="last_status", allow_none=True)
+    lastError = ma.fields.String(attribute="last_error", allow_none=True)
+    nextAttemptAt = UTCDateTime(attribute="next_attempt", allow_none=True)
+    deliveredAt = UTCDateTime(attribute="delivered_at", allow_none=True)
+
+
+class EventOrderSchema(OrderSchema):
+    """The order as GET /orders/{id} shows it, but for the client secret (the buyer's alone)."""
+
+    class Meta:
+        exclude = ("clientSecret",)
+
+
+class EventDataSchema(Schema):
+    order = ma.fields.Nested(EventOrderSchema)
+    previousStatus = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(STATUSES))
+    version = ma.fields.Integer(metadata={"description": "1 for order.created, then +1 a change"})
+    actor = ma.fields.String()
+
+
+class EventSchema(Schema):
+    id = ma.fields.String(metadata={"example": "evt_5f0c8e2a9b1d4c7e3a6b8d0f"})
+    type = ma.fields.String(validate=ma.validate.OneOf(TYPES))
+    createdAt = UTCDateTime()
+    data = ma.fields.Nested(EventDataSchema)
+
+
+class EventQueryArgsSchema(KeysetArgsSchema):
+    starting_after = ma.fields.String(
+        data_key="starting_after",
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=40),
+        metadata={"description": "An event id from the previous page."},
+    )
+    type = ma.fields.String(validate=ma.validate.OneOf(TYPES))
+    orderId = ma.fields.Integer(attribute="order_id", validate=ma.validate.Range(min=1, max=MAX_ID))
