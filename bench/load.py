@@ -3,10 +3,11 @@
 import json
 import math
 import os
-import shutil
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from tests.servers import debian_program
 
 LUA = Path(__file__).resolve().parent / "lua"
 THREADS = 2  # one per core: wrk shares the machine with the servers it measures
@@ -14,14 +15,8 @@ MARKER = "BENCH_RESULT "
 
 
 def ensure_wrk():
-    """wrk on PATH, from Debian's packages (apt-get update only when the install needs it)."""
-    if shutil.which("wrk"):
-        return
-    print("installing wrk (apt-get install -y wrk)", flush=True)
-    install = ["apt-get", "install", "-y", "-qq", "wrk"]
-    if subprocess.run(install, capture_output=True).returncode != 0:
-        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True)
-        subprocess.run(install, check=True, capture_output=True)
+    """wrk on PATH, from Debian's packages."""
+    debian_program("wrk", "wrk")
 
 
 @dataclass

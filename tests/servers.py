@@ -3,6 +3,7 @@
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -19,6 +20,24 @@ def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def debian_program(program, package):
+    """The path of `program`, installing Debian's `package` first when it is missing (as root;
+    the package lists are fetched only when the install needs them, as on a new machine)."""
+    path = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"
+    found = shutil.which(program, path=path)
+    if found:
+        return found
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        raise RuntimeError(f"{program} is missing: apt-get install {package} (as root)")
+    print(f"installing {package} (apt-get install -y {package})", flush=True)
+    install = ["apt-get", "install", "-y", "-qq", package]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if subprocess.run(install, capture_output=True, env=env, timeout=600).returncode != 0:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, timeout=600)
+        subprocess.run(install, check=True, capture_output=True, env=env, timeout=600)
+    return shutil.which(program, path=path)
 
 
 @dataclass

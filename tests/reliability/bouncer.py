@@ -11,18 +11,14 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from tests.servers import free_port
+from tests.servers import debian_program, free_port
 
 USER = "postgres"  # pgbouncer refuses to run as root, like the server it fronts
 
 
 def pgbouncer_binary():
-    """Debian's pgbouncer, installed with apt-get when missing."""
-    found = shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin")
-    if found:
-        return found
-    subprocess.run(["apt-get", "install", "-y", "pgbouncer"], check=True, capture_output=True)
-    return shutil.which("pgbouncer", path="/usr/sbin:/usr/bin")
+    """Debian's pgbouncer, installed when missing."""
+    return debian_program("pgbouncer", "pgbouncer")
 
 
 class PgBouncer:

@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.servers import ROOT, Gunicorn
+from tests.servers import ROOT, Gunicorn, debian_program
 
 CONFIG = ROOT / "deploy" / "nginx.conf"
 # Only what a private instance needs around the shipped file: its own pid, log and temp paths.
@@ -29,14 +29,8 @@ http {{
 
 
 def nginx_binary():
-    """Debian's nginx, installed (nginx-light) when missing and the suite may install it."""
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
-    if found:
-        return found
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RuntimeError("nginx is missing: apt-get install nginx-light (as root)")
-    subprocess.run(["apt-get", "install", "-y", "-q", "nginx-light"], check=True, timeout=600)
-    return shutil.which("nginx", path="/usr/sbin:/sbin")
+    """Debian's nginx, installed (nginx-light) when missing."""
+    return debian_program("nginx", "nginx-light")
 
 
 def site_config(listen_port, upstream_port):
