@@ -132,9 +132,24 @@ def production_problems(config):
     return problems
 
 
+# Settings below 1 would make every attempt, order or prune of a kind go wrong (a webhook
+# attempt that cannot start, events pruned while their deliveries are pending).
+POSITIVE = (
+    "DB_POOL_SIZE",
+    "PAYMENT_TIMEOUT_SECONDS",
+    "WEBHOOK_TIMEOUT_SECONDS",
+    "EVENT_RETENTION_DAYS",
+    "MAX_PENDING_ORDERS",
+)
+
+
 def check(config):
     """Refuse to start with settings that would be unsafe; the message says what to fix."""
-    problems = []
+    problems = [
+        f"{name} must be greater than 0, not {config[name]!r}"
+        for name in POSITIVE
+        if config.get(name) is not None and not config[name] > 0
+    ]
     provider = resolve_payment_provider(config)
     if provider not in {"stripe", "local"}:
         problems.append(f"PAYMENT_PROVIDER must be 'stripe' or 'local', not {provider!r}")

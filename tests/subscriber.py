@@ -22,7 +22,8 @@ class Received:
 
 
 class Subscriber:
-    """`answer(n, body)` → an HTTP status, ("hang", seconds) or ("redirect", url); 204 if None."""
+    """`answer(n, body)` → an HTTP status, ("hang", seconds), ("drip", seconds) or
+    ("redirect", url); 204 if None."""
 
     def __init__(self, answer=None, secret=None):
         self.answer = answer or (lambda n, body: 204)
@@ -45,6 +46,9 @@ class Subscriber:
                 with subscriber.lock:
                     received.answered = answered = subscriber.answer(len(subscriber.received), body)
                     subscriber.received.append(received)
+                if isinstance(answered, tuple) and answered[0] == "drip":
+                    self.drip(answered[1])
+                    return
                 if isinstance(answered, tuple) and answered[0] == "hang":
                     time.sleep(answered[1])
                     answered = 200
@@ -59,6 +63,18 @@ class Subscriber:
                     self.end_headers()
                 except OSError:
                     pass  # the deliverer gave up waiting and closed the connection
+
+            def drip(self, seconds):
+                """A 200 sent a byte at a time over `seconds`: no single read ever waits long."""
+                answer = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                try:
+                    for byte in answer:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(seconds / len(answer))
+                except OSError:
+                    pass  # the deliverer cut the attempt at its deadline
+                self.close_connection = True
 
             def log_message(self, *args):
                 pass

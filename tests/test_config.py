@@ -123,3 +123,19 @@ def test_production_refuses_a_currency_that_is_not_three_ascii_letters(
 def test_a_currency_in_capitals_is_lower_cased_and_accepted(make_app, monkeypatch):
     monkeypatch.setenv("CURRENCY", "EUR")
     assert make_app(CURRENCY=Config("/nonexistent").CURRENCY).config["CURRENCY"] == "eur"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "WEBHOOK_TIMEOUT_SECONDS",
+        "EVENT_RETENTION_DAYS",
+        "MAX_PENDING_ORDERS",
+        "PAYMENT_TIMEOUT_SECONDS",
+        "DB_POOL_SIZE",
+    ],
+)
+@pytest.mark.parametrize("value", [0, -1])
+def test_a_setting_that_must_be_positive_refuses_to_start_at_zero_or_less(make_app, name, value):
+    with pytest.raises(ConfigError, match=f"{name} must be greater than 0"):
+        make_app(**{name: value})

@@ -7,6 +7,7 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
+from orders_service.events import deliver as deliver_module
 from orders_service.events.claims import claim, record_result
 from orders_service.events.deliver import Deliverer, Settings
 from orders_service.events.models import Delivery
@@ -104,6 +105,40 @@ def test_an_unreachable_endpoint_ends_failed_after_the_schedule(client, admin, p
     assert delivery["attempts"] == len(SCHEDULE) + 1
     assert delivery["lastStatus"] is None
     assert "Connection" in delivery["lastError"]
+
+
+def test_an_answer_dripped_slower_than_the_timeout_is_cut_at_the_attempts_deadline(
+    client, admin, place_order
+):
+    with Subscriber(lambda n, body: ("drip", 8)) as subscriber:
+        endpoint = subscribe(client, admin, subscriber.url)
+        place_order()
+        started = time.monotonic()
+        deliverer(timeout=1.0).run(once=True)
+        took = time.monotonic() - started
+
+    [delivery] = deliveries(client, admin, endpoint)
+    assert (delivery["state"], delivery["attempts"]) == ("pending", 1)
+    assert delivery["lastError"] == "timed out after 1s"
+    assert len(subscriber.received) == 1
+    assert took < 5  # the 8 s answer was cut at its 1 s deadline, not read to its end
+
+
+def test_an_attempt_that_fails_unexpectedly_counts_as_failed_and_follows_the_schedule(
+    client, admin, place_order, monkeypatch
+):
+    endpoint = subscribe(client, admin, f"http://127.0.0.1:{free_port()}/hook")
+    place_order()
+
+    def broken(delivery, timeout):
+        raise ValueError("a defect")
+
+    monkeypatch.setattr(deliver_module, "send", broken)
+    settle(deliverer(), deadline=30)
+
+    [delivery] = deliveries(client, admin, endpoint)
+    assert (delivery["state"], delivery["attempts"]) == ("failed", len(SCHEDULE) + 1)
+    assert delivery["lastError"] == "ValueError: a defect"
 
 
 def test_an_endpoint_answering_errors_ends_failed_with_its_last_status(client, admin, place_order):

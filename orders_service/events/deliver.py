@@ -1,16 +1,19 @@
 """The deliverer: claim due deliveries, sign them with Standard Webhooks, send, record, retry."""
 
 import concurrent.futures
+import contextlib
 import datetime
+import http.client
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 import peewee
 import psycopg
-import requests
 from standardwebhooks.webhooks import Webhook
 
 from ..database import db
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 BACKLOG_EVERY_SECONDS = 5.0
 USER_AGENT = "orders-service-webhooks/1"
+CONNECTIONS = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,6 @@ def parse_schedule(text):
     return waits
 
 
-_sessions = threading.local()
-
-
 def send(delivery, timeout):
     """One signed POST of the event; (HTTP status or None, None if delivered else why not)."""
     event = delivery.event
@@ -58,25 +59,58 @@ def send(delivery, timeout):
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": Webhook(delivery.endpoint.secret).sign(event.uid, now, event.body),
     }
-    if not hasattr(_sessions, "session"):
-        _sessions.session = requests.Session()
+    attempt = Attempt(delivery.endpoint.url, timeout)
     try:
-        with _sessions.session.post(
-            delivery.endpoint.url,
-            data=event.body.encode(),
-            headers=headers,
-            timeout=timeout,
-            allow_redirects=False,
-            stream=True,  # the answer's body is never read: only its status counts
-        ) as response:
-            status = response.status_code
-    except requests.Timeout:
-        return None, f"timed out after {timeout:g}s"
-    except requests.RequestException as error:
+        status = attempt.post(event.body.encode(), headers)
+    except (OSError, http.client.HTTPException) as error:
+        if attempt.timed_out or isinstance(error, TimeoutError):
+            return None, f"timed out after {timeout:g}s"
         return None, f"{type(error).__name__}: {error}"
     if 200 <= status < 300:
         return status, None
     return status, f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
+
+
+class Attempt:
+    """One POST that ends within `timeout` seconds, whatever the other end does.
+
+    A socket timeout bounds each read, not the exchange: a subscriber dripping its answer a
+    byte at a time would hold the attempt past its lease, and another deliverer would send the
+    same delivery meanwhile. A watchdog shuts the socket down at the deadline instead. The
+    answer's body is never read (only its status counts), and redirects are not followed.
+    """
+
+    def __init__(self, url, timeout):
+        parts = urlsplit(url)
+        kind = (
+            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        )
+        self.connection = kind(parts.hostname, parts.port, timeout=timeout)
+        self.target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        self.deadline = time.monotonic() + timeout
+        self.timed_out = False
+        self.done = threading.Event()
+
+    def post(self, body, headers):
+        watchdog = threading.Thread(target=self._watch, daemon=True)
+        watchdog.start()
+        try:
+            self.connection.request("POST", self.target, body=body, headers=headers)
+            return self.connection.getresponse().status
+        finally:
+            self.done.set()
+            self.connection.close()
+
+    def _watch(self):
+        while not self.done.wait(max(0.0, self.deadline - time.monotonic())):
+            sock = self.connection.sock
+            if sock is None:  # still resolving or connecting: the socket's own timeout holds
+                self.done.wait(0.05)
+                continue
+            self.timed_out = True
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            return
 
 
 class Deliverer:
@@ -135,7 +169,13 @@ class Deliverer:
 
     def attempt(self, delivery):
         try:
-            status, error = send(delivery, self.settings.timeout)
+            try:
+                status, error = send(delivery, self.settings.timeout)
+            except Exception as unexpected:
+                # Counted as a failed attempt, so the delivery follows the schedule to `failed`
+                # instead of being claimed again forever, holding back its order's later events.
+                log.exception("delivery %s: the attempt failed unexpectedly", delivery.id)
+                status, error = None, f"{type(unexpected).__name__}: {unexpected}"
             result = record_result(delivery, status, error, self.settings.schedule)
             if result is not None:
                 record_delivery(result)

@@ -21,6 +21,12 @@ def absolute_http_url(value):
         raise ma.ValidationError("Must be an absolute http:// or https:// URL.")
     if "@" in parts.netloc:
         raise ma.ValidationError("Must not hold a user or password.")
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = 0
+    if port == 0:
+        raise ma.ValidationError("The port must be from 1 to 65535.")
 
 
 class WebhookEndpointSchema(Schema):
