@@ -48,19 +48,24 @@ def deep_page(order_ids):
 
 
 def scenarios(order_ids, delay_ms):
-    """(key, server, connections, Stripe delay in seconds, wrk environment) for one round."""
+    """(key, server, connections, Stripe delay in seconds, wrk environment) for one round: the
+    reads beside the baseline and the peer, then the writes once those two have stopped (the
+    peer's pool and 64 connections of writes would not fit under max_connections together)."""
     by_id = {"BENCH_PATHS": " ".join(f"/orders/{order_id}" for order_id in order_ids)}
     page = {"BENCH_PATHS": "/orders?limit=20"}
     post = {"BENCH_POST_EVERY": "1", "BENCH_POST_PATH": "/orders/new", "BENCH_BODY": NEW_ORDER}
-    return [
+    reads = [
         ("baseline", "baseline", 32, 0, by_id),
         ("1", "service", 32, 0, by_id),
         ("peer-1", "peer", 32, 0, by_id),
         ("2", "service", 32, 0, page),
         ("peer-2", "peer", 32, 0, page),
+    ]
+    writes = [
         ("4-fast", "service", 64, 0, post),
         ("4-slow", "service", 64, delay_ms / 1000, post),
     ]
+    return reads, writes
 
 
 def run_round(args, targets, fake, token, runs):
@@ -177,14 +182,17 @@ def main(argv=None):
         baseline = servers.start_baseline(logs / "order.json", logs)
         peer = servers.start_peer(small_url, logs)
         runs["_servers"] = {"service": service, "baseline": baseline, "peer": peer}
+        reads, writes = scenarios(order_ids, args.delay_ms)
         try:
-            targets = scenarios(order_ids, args.delay_ms)
             for number in range(1, args.rounds + 1):
                 print(f"round {number}/{args.rounds} ({args.small:,} orders in the table)")
-                run_round(args, targets, fake, token, runs)
+                run_round(args, reads, fake, token, runs)
         finally:
             baseline.stop()
             peer.stop()
+        for number in range(1, args.rounds + 1):
+            print(f"round {number}/{args.rounds}: new orders")
+            run_round(args, writes, fake, token, runs)
     finally:
         service.stop()
 
