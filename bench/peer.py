@@ -15,6 +15,7 @@ from playhouse.db_url import connect
 db = connect(
     os.environ["DATABASE_URL"].replace("postgresql://", "postgresql+pool://", 1),
     max_connections=int(os.environ.get("DB_POOL_SIZE", "16")),
+    timeout=0,  # a thread waits for a pooled connection rather than failing (as the service's)
 )
 
 

@@ -49,8 +49,8 @@ def deep_page(order_ids):
 
 def scenarios(order_ids, delay_ms):
     """(key, server, connections, Stripe delay in seconds, wrk environment) for one round: the
-    reads beside the baseline and the peer, then the writes once those two have stopped (the
-    peer's pool and 64 connections of writes would not fit under max_connections together)."""
+    reads beside the baseline and the peer (the service and the peer with half the pool
+    each), then the writes on the service with its whole pool once those have stopped."""
     by_id = {"BENCH_PATHS": " ".join(f"/orders/{order_id}" for order_id in order_ids)}
     page = {"BENCH_PATHS": "/orders?limit=20"}
     post = {"BENCH_POST_EVERY": "1", "BENCH_POST_PATH": "/orders/new", "BENCH_BODY": NEW_ORDER}
@@ -156,10 +156,11 @@ def main(argv=None):
     service = servers.start_service(small_url, fake, logs)
     token = issue_token(service.env, data.BENCH_USER, ttl=3600)
     runs = {}
+    # Two servers on one database at once (scenario 3's, the service's reads and the peer's):
+    # each gets half the pool, so together they stay under PostgreSQL's max_connections (a
+    # refused connection would be measured as a 503).
+    half_pool = str(max(1, int(servers.settings()["DB_POOL_SIZE"]) // 2))
     try:
-        # Two services at once: each gets half the pool, so together they stay under
-        # PostgreSQL's max_connections (a refused connection would be measured as a 503).
-        half_pool = str(max(1, int(servers.settings()["DB_POOL_SIZE"]) // 2))
         small = servers.start_service(small_url, fake, logs, "small", DB_POOL_SIZE=half_pool)
         large = servers.start_service(large_url, fake, logs, "large", DB_POOL_SIZE=half_pool)
         try:
@@ -180,8 +181,9 @@ def main(argv=None):
         assert sample.status == 200, sample
         (logs / "order.json").write_bytes(sample.body)
         baseline = servers.start_baseline(logs / "order.json", logs)
-        peer = servers.start_peer(small_url, logs)
-        runs["_servers"] = {"service": service, "baseline": baseline, "peer": peer}
+        reader = servers.start_service(small_url, fake, logs, "reads", DB_POOL_SIZE=half_pool)
+        peer = servers.start_peer(small_url, logs, DB_POOL_SIZE=half_pool)
+        runs["_servers"] = {"service": reader, "baseline": baseline, "peer": peer}
         reads, writes = scenarios(order_ids, args.delay_ms)
         try:
             for number in range(1, args.rounds + 1):
@@ -189,7 +191,9 @@ def main(argv=None):
                 run_round(args, reads, fake, token, runs)
         finally:
             baseline.stop()
+            reader.stop()
             peer.stop()
+        runs["_servers"]["service"] = service
         for number in range(1, args.rounds + 1):
             print(f"round {number}/{args.rounds}: new orders")
             run_round(args, writes, fake, token, runs)

@@ -43,9 +43,9 @@ def start_baseline(body_path, log_dir):
     return Gunicorn(env, Path(log_dir) / "baseline.log", command=command).start(timeout=60)
 
 
-def start_peer(database_url, log_dir):
+def start_peer(database_url, log_dir, **overrides):
     """bench/peer.py under the same gunicorn settings, on the service's data."""
-    env = server_env(database_url, **settings())
+    env = server_env(database_url, **{**settings(), **overrides})
     command = [sys.executable, "-m", *COMMAND[:-1], "bench.peer:app"]
     return Gunicorn(env, Path(log_dir) / "peer.log", command=command).start(timeout=60)
 
