@@ -89,18 +89,23 @@ def run_round(args, targets, fake, token, runs):
     fake.delay_seconds = 0
 
 
-WARM_CPU_SECONDS = 0.2  # a worker that has run this long has served every kind of request
+# A worker that has run this long, with as many requests in flight as it has threads, has
+# served every kind of request on every thread and filled its pool (0.2 s left workers that
+# still grew by 7 MiB over the next 100,000 requests: their threads had not all run yet).
+WARM_CPU_SECONDS = 1.0
+WARM_CONNECTIONS = 64  # every thread of every worker busy at once (4 workers × 16 threads)
 
 
-def warm_every_worker(url, master_pid, env, batch=1_000, most=10):
+def warm_every_worker(url, master_pid, env, batch=2_000, most=20):
     """Requests in batches until every worker has done real work (its CPU rose by
     WARM_CPU_SECONDS): gunicorn does not spread connections evenly, and a worker's first
-    requests grow it (imports, compiled statements, pool connections) before it levels off."""
+    requests grow it (imports, compiled statements, pool connections, each thread's own
+    state) before it levels off."""
     pids = servers.workers(master_pid)
     before = {pid: cpu.cpu_seconds(pid) for pid in pids}
     sent = errors = 0
     for _ in range(most):
-        answered, failed = load.send(url, SCRIPT, batch, 32, env)
+        answered, failed = load.send(url, SCRIPT, batch, WARM_CONNECTIONS, env)
         sent, errors = sent + answered, errors + failed
         if all(cpu.cpu_seconds(pid) - before[pid] >= WARM_CPU_SECONDS for pid in pids):
             return sent, errors, True
