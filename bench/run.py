@@ -93,7 +93,7 @@ def run_round(args, targets, fake, token, runs):
 # served every kind of request on every thread and filled its pool (0.2 s left workers that
 # still grew by 7 MiB over the next 100,000 requests: their threads had not all run yet).
 WARM_CPU_SECONDS = 1.0
-WARM_CONNECTIONS = 64  # every thread of every worker busy at once (4 workers × 16 threads)
+WARM_CONNECTIONS = 64  # every thread of every worker busy at once (4 workers of 16 threads)
 
 
 def warm_every_worker(url, master_pid, env, batch=2_000, most=20):
