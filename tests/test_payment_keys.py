@@ -51,9 +51,12 @@ def test_two_shops_on_one_stripe_account_get_their_own_intents_for_the_same_orde
     assert len(set(intent_keys(stripe_fake))) == 4
 
 
-def test_every_retry_of_one_order_sends_its_one_key(stripe_client, stripe_fake, customer, catalog):
-    stripe_fake.mode = "fail"
-    assert create(stripe_client, customer, ["3"], key="cart").status_code == 502
+def test_every_retry_of_one_order_after_a_lost_answer_sends_its_one_key(
+    stripe_client, stripe_fake, customer, catalog
+):
+    stripe_fake.mode = "hang"  # Stripe makes the intent, and its answer never arrives
+    stripe_fake.hang_seconds = 2
+    assert create(stripe_client, customer, ["3"], key="cart").status_code == 503
     stripe_fake.mode = None
 
     retried = create(stripe_client, customer, ["3"], key="cart")
@@ -63,6 +66,7 @@ def test_every_retry_of_one_order_sends_its_one_key(stripe_client, stripe_fake, 
     keys = intent_keys(stripe_fake)
     assert len(keys) >= 3  # the SDK's own retry, then the client's
     assert set(keys) == {f"order-{order.id}-{order.payment_key}-intent"}
+    assert len(stripe_fake.created_intents()) == 1
 
 
 def test_an_order_made_before_payment_keys_keeps_its_old_keys(

@@ -55,7 +55,11 @@ def test_intent_carries_amount_currency_metadata_and_derived_key(stripe_app, str
     assert order["clientSecret"] == intent["client_secret"]
     assert intent["amount"] == TOTAL == order["amountInCents"]
     assert intent["currency"] == "usd"
-    assert intent["metadata"] == {"order_id": str(order["id"]), "user_id": "7"}
+    assert intent["metadata"] == {
+        "order_id": str(order["id"]),
+        "user_id": "7",
+        "payment_key": Order.get_by_id(order["id"]).payment_key,
+    }
     assert intent["automatic_payment_methods"] == {"enabled": True}
     [call] = stripe_fake.calls("POST", "/v1/payment_intents")
     assert call.headers["idempotency-key"] == stripe_key(order, "intent")

@@ -23,6 +23,8 @@ class Order(BaseModel):
     payment_key = peewee.CharField(max_length=32, null=True, default=lambda: secrets.token_hex(16))
     # Set while a staff, owner or system status change (and its provider call) holds the order.
     change_claimed_until = peewee.DateTimeField(null=True)
+    # Moves on when the provider keeps a failure under one of the order's keys (payments/stripe.py).
+    payment_key_generation = peewee.IntegerField(default=0)
 
     class Meta:
         table_name = "orders"
@@ -58,7 +60,9 @@ class IdempotencyKey(BaseModel):
     response_code = peewee.IntegerField(null=True)
     response_body = peewee.TextField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
+    # The lease of the request working on the key: its last sign of life, and its fencing token.
     locked_at = peewee.DateTimeField(default=utcnow)
+    lease = peewee.CharField(max_length=32, null=True)
 
     class Meta:
         indexes = ((("user_id", "key"), True), (("created_at",), False))

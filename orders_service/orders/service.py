@@ -1,23 +1,23 @@
 """Order use cases: price a cart, create an order once per idempotency key, change its status."""
 
-import datetime
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass
 
 import peewee
 
+from .. import idempotency
 from ..database import db, locked, release_connection, utcnow
-from ..errors import Conflict, DomainError, Forbidden
+from ..errors import DomainError, Forbidden
 from ..events import outbox
+from ..idempotency import IdempotencyConflict, Lease, Replay
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products import stock
 from ..products.models import Product
 from .changes import ChangeInProgress, change_status, unclaimed
-from .models import IdempotencyKey, Order, OrderHistory, OrderLine
+from .models import Order, OrderHistory, OrderLine
 from .queries import attach_lines, find_order
 
 log = logging.getLogger(__name__)
@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 MIN_TOTAL = 50
 MAX_TOTAL = 99_999_999
 MAX_QUANTITY = 1000
-# A key whose request has held it this long without finishing is taken over by a retry.
-KEY_LEASE = datetime.timedelta(seconds=60)
-KEY_RELEASED = datetime.datetime(1970, 1, 1)
-WAIT_FOR_KEY_SECONDS = 3.0
 
 
 class OrderInvalid(DomainError):
@@ -36,12 +32,6 @@ class OrderInvalid(DomainError):
 
     def __init__(self, message, fields=None):
         super().__init__(message, {"json": fields or [message]})
-
-
-class IdempotencyConflict(Conflict):
-    def __init__(self, message, retry_after=None):
-        headers = {"Retry-After": str(retry_after)} if retry_after else None
-        super().__init__(message, headers=headers)
 
 
 @dataclass
@@ -89,8 +79,8 @@ def create_order(caller, items, currency, serialize, key=None):
     `serialize(order)` gives the response body, which a replay returns as it was.
     """
     fingerprint = request_fingerprint(items)
-    if key and (record := IdempotencyKey.get_or_none(user_id=caller.user_id, key=key)):
-        return _resume(caller, record, fingerprint, serialize)
+    if key and (resumed := _resume(caller, key, fingerprint, serialize)):
+        return resumed
     cart, total = price_cart(items)
     try:
         with db.atomic():
@@ -100,12 +90,8 @@ def create_order(caller, items, currency, serialize, key=None):
                 currency=currency,
                 created_at=utcnow(),
             )
-            record = None
-            if key:
-                # Before the stock: a concurrent repeat waits here and replays, taking nothing.
-                record = IdempotencyKey.create(
-                    user_id=caller.user_id, key=key, request_hash=fingerprint, order=order.id
-                )
+            # Before the stock: a concurrent repeat waits here and replays, taking nothing.
+            lease = Lease.start(caller.user_id, key, fingerprint, order.id) if key else None
             taken = stock.take(caller, cart)
             OrderLine.insert_many(
                 [
@@ -123,30 +109,25 @@ def create_order(caller, items, currency, serialize, key=None):
             OrderHistory.create(
                 order=order.id, to_status="pending", actor=caller.actor, at=utcnow()
             )
+            if lease:
+                lease.keep_alive()  # the take may have waited long on row locks
     except peewee.IntegrityError:
-        if not key:
-            raise
         # Another request took this key first; its order stands and this one never existed.
-        record = IdempotencyKey.get(user_id=caller.user_id, key=key)
-        return _resume(caller, record, fingerprint, serialize)
-    return Created(_set_up_payment(order, record, serialize))
+        resumed = key and _resume(caller, key, fingerprint, serialize)
+        if not resumed:
+            raise
+        return resumed
+    return Created(_set_up_payment(order, lease, serialize))
 
 
-def _resume(caller, record, fingerprint, serialize):
-    if record.request_hash != fingerprint:
-        raise IdempotencyConflict("This Idempotency-Key was used with a different body.")
-    deadline = time.monotonic() + WAIT_FOR_KEY_SECONDS
-    while record.response_code is None:
-        if _take_over(record):
-            return Created(_set_up_payment(_reclaim(caller, record), record, serialize))
-        if time.monotonic() > deadline:
-            raise IdempotencyConflict(
-                "A request with this Idempotency-Key is still in progress; retry shortly.",
-                retry_after=1,
-            )
-        time.sleep(0.05)
-        record = IdempotencyKey.get_by_id(record.id)
-    return Created(json.loads(record.response_body), replayed=True)
+def _resume(caller, key, fingerprint, serialize):
+    """A repeat's answer: the first response, or the order of a request that died, finished."""
+    found = idempotency.resume(caller.user_id, key, fingerprint)
+    if isinstance(found, Replay):
+        return Created(found.body, replayed=True)
+    if found is not None:
+        return Created(_set_up_payment(_reclaim(caller, found), found, serialize))
+    return None
 
 
 def not_pending_any_more(status):
@@ -156,44 +137,28 @@ def not_pending_any_more(status):
     )
 
 
-def _take_over(record):
-    """Claim a key whose first request failed or died, so this retry can finish the order."""
-    now = utcnow()
-    if record.locked_at > now - KEY_LEASE:
-        return False
-    claimed = (
-        IdempotencyKey.update(locked_at=now)
-        .where(IdempotencyKey.id == record.id, IdempotencyKey.locked_at == record.locked_at)
-        .execute()
-    )
-    return claimed == 1
-
-
-def _reclaim(caller, record):
+def _reclaim(caller, lease):
     """The pending order a failed first request left, holding its stock again."""
     try:
         with db.atomic():
-            order = locked(Order.select().where(Order.id == record.order_id)).get()
+            order = locked(Order.select().where(Order.id == lease.order_id)).get()
             if order.status != "pending":
                 # Expired (canceled) while its payment was never set up: nothing to finish.
                 raise not_pending_any_more(order.status)
             stock.take_again(order, caller)
+            lease.keep_alive()
     except DomainError:
-        _release(record)
+        lease.release()
         raise
     return order
 
 
-def _release(record):
-    """Let the next retry with this key take over at once."""
-    if record is not None:
-        IdempotencyKey.update(locked_at=KEY_RELEASED).where(
-            IdempotencyKey.id == record.id
-        ).execute()
+def _set_up_payment(order, lease, serialize):
+    """Create the order's intent (the provider's own key makes this safe to repeat).
 
-
-def _set_up_payment(order, record, serialize):
-    """Create the order's intent (the provider's own key makes this safe to repeat)."""
+    With a key, each transaction after the provider call writes the key last, fenced by the
+    lease: if a retry took the key over meanwhile, it rolls back and the retry finishes.
+    """
     release_connection()
     try:
         with payment_call("create_intent"):
@@ -201,27 +166,33 @@ def _set_up_payment(order, record, serialize):
     except PaymentError:
         # The order stays hidden; its units go back on sale until a retry takes them again.
         with db.atomic():
+            if lease:
+                lease.release()  # LeaseLost: a retry owns the order and its stock now
             stock.give_back(order.id)
-            _release(record)
         raise
     with db.atomic():
-        # Only onto a pending order that no change holds: `orders expire` may have canceled
-        # it during the call, or be canceling at the provider the very intent this call got.
+        # Only onto a pending order with no intent yet that no change holds: `orders expire`
+        # may have canceled it during the call, or be canceling at the provider the very
+        # intent this call got.
         attached = (
             Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret)
-            .where(Order.id == order.id, Order.status == "pending", unclaimed(utcnow()))
+            .where(
+                Order.id == order.id,
+                Order.status == "pending",
+                Order.payment_intent_id.is_null(),
+                unclaimed(utcnow()),
+            )
             .execute()
         )
         order = attach_lines([Order.get_by_id(order.id)])[0]
         if attached:
             outbox.record_created(order)
             body = serialize(order)
-            if record is not None:
-                IdempotencyKey.update(response_code=201, response_body=json.dumps(body)).where(
-                    IdempotencyKey.id == record.id
-                ).execute()
+            if lease:
+                lease.finish(201, body)
     if not attached:
-        _release(record)
+        if lease:
+            lease.release()
         if order.status == "pending":
             # The change holding it cancels this intent (found again by its key) or fails and
             # lets a retry attach it; either way it is not this request's to cancel.

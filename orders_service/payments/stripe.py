@@ -4,6 +4,7 @@ import logging
 
 import stripe
 
+from ..orders.models import Order
 from .gateway import Intent, PaymentError, PaymentGateway, PaymentRefused, PaymentUnavailable
 
 log = logging.getLogger(__name__)
@@ -52,15 +53,28 @@ def translated(error):
     return PaymentError(message, error.code)
 
 
-def idempotency_key(order, action):
+def idempotency_key(order, action, generation=0):
     """The same key for the same action on the same order, so no retry does it twice.
 
     The order's random payment key makes it unique to this order in every database that
-    shares the Stripe account; orders made before it existed keep the keys they had.
+    shares the Stripe account; orders made before it existed keep the keys they had. A key
+    Stripe has spent on a 500 is followed by the next generation's (see `StripeGateway._keyed`).
     """
-    if order.payment_key is None:
-        return f"order-{order.id}-{action}"
-    return f"order-{order.id}-{order.payment_key}-{action}"
+    base = f"order-{order.id}"
+    if order.payment_key is not None:
+        base = f"{base}-{order.payment_key}"
+    return f"{base}-{action}" if not generation else f"{base}-{action}-{generation}"
+
+
+def spends_key(error):
+    """True if Stripe keeps this answer for the key: it replays it for 24 h, so the key is spent.
+
+    A 500 once the endpoint began is saved and replayed, and a key used with other parameters
+    (an order created before its request changed shape) is refused for as long; a 409 for a
+    request with the same key still running is not kept.
+    """
+    status = error.http_status or 0
+    return status >= 500 or (isinstance(error, stripe.IdempotencyError) and status == 400)
 
 
 def as_intent(payment_intent):
@@ -87,15 +101,29 @@ class StripeGateway(PaymentGateway):
         params = {
             "amount": order.amount_in_cents,
             "currency": order.currency,
-            "metadata": {"order_id": str(order.id), "user_id": str(order.user_id)},
+            "metadata": intent_metadata(order),
             "automatic_payment_methods": {"enabled": True},
         }
-        return as_intent(self._call("intent", self.client.v1.payment_intents.create, params, order))
+        return self._keyed(
+            order,
+            "intent",
+            lambda options: as_intent(
+                self.client.v1.payment_intents.create(params=params, options=options)
+            ),
+            made=lambda: self._find_intent(order),
+        )
 
     def cancel_intent(self, order, intent_id=None):
         intent_id = intent_id or order.payment_intent_id
         try:
-            obj = self._call("cancel", self.client.v1.payment_intents.cancel, {}, order, intent_id)
+            return self._keyed(
+                order,
+                "cancel",
+                lambda options: as_intent(
+                    self.client.v1.payment_intents.cancel(intent_id, options=options)
+                ),
+                made=lambda: self._canceled(intent_id),
+            )
         except PaymentRefused as refused:
             # Canceled already (in the dashboard, or by a run that lost its answer): done.
             if refused.provider_code == UNEXPECTED_STATE:
@@ -103,7 +131,6 @@ class StripeGateway(PaymentGateway):
                 if intent.status == "canceled":
                     return intent
             raise
-        return as_intent(obj)
 
     def cancel_lost_intent(self, order):
         # The same request under the creation's own key: Stripe answers with the intent it made
@@ -119,7 +146,12 @@ class StripeGateway(PaymentGateway):
     def refund(self, order):
         params = {"payment_intent": order.payment_intent_id}
         try:
-            return self._call("refund", self.client.v1.refunds.create, params, order).id
+            return self._keyed(
+                order,
+                "refund",
+                lambda options: self.client.v1.refunds.create(params=params, options=options).id,
+                made=lambda: self._refunded(order.payment_intent_id),
+            )
         except PaymentRefused as refused:
             # Refunded in full already (in the dashboard): the order may follow.
             if refused.provider_code == ALREADY_REFUNDED:
@@ -136,10 +168,70 @@ class StripeGateway(PaymentGateway):
         except stripe.StripeError as error:
             raise translated(error) from error
 
-    def _call(self, action, method, params, order, *args):
-        options = {"idempotency_key": idempotency_key(order, action)}
+    def _keyed(self, order, action, call, made):
+        """`call(options)` under the order's key for `action`, done at most once at Stripe.
+
+        Stripe keeps a 500 under its key and replays it for 24 h, so after one the order moves
+        to the next generation of keys. A key of a later generation is used only once `made()`
+        has read from Stripe that the action is still to do (NOT_DONE); otherwise its result
+        stands, and nothing is done twice whatever the 500 had left done.
+        """
+        generation = key_generation(order)
+        if generation:
+            result = made()
+            if result is not NOT_DONE:
+                return result
         try:
-            return method(*args, params=params, options=options)
+            return call({"idempotency_key": idempotency_key(order, action, generation)})
         except stripe.StripeError as error:
             log.warning("stripe %s for order %s failed: %r", action, order.id, error)
+            if spends_key(error):
+                Order.update(payment_key_generation=generation + 1).where(
+                    Order.id == order.id, Order.payment_key_generation == generation
+                ).execute()
             raise translated(error) from error
+
+    def _find_intent(self, order):
+        """The order's intent that a spent key's request may have made, or NOT_DONE.
+
+        Stripe's search lags its writes by up to a minute: an intent it does not show yet is
+        made again, and the first stays unused (its client secret never left Stripe's answer
+        that failed).
+        """
+        query = " AND ".join(f"metadata['{k}']:'{v}'" for k, v in intent_metadata(order).items())
+        try:
+            candidates = self.client.v1.payment_intents.search(params={"query": query}).data
+        except stripe.StripeError as error:
+            raise translated(error) from error
+        for found in candidates:
+            intent = as_intent(found)
+            if intent.status != "canceled" and (intent.amount, intent.currency) == (
+                order.amount_in_cents,
+                order.currency,
+            ):
+                return intent
+        return NOT_DONE
+
+    def _canceled(self, intent_id):
+        intent = self.retrieve_intent(intent_id)
+        return intent if intent.status == "canceled" else NOT_DONE
+
+    def _refunded(self, intent_id):
+        intent = self.retrieve_intent(intent_id)
+        return None if intent.amount_refunded >= intent.amount else NOT_DONE
+
+
+NOT_DONE = object()
+
+
+def intent_metadata(order):
+    """What the order's intents carry, and what finds them again: its id and payment key."""
+    metadata = {"order_id": str(order.id), "user_id": str(order.user_id)}
+    if order.payment_key is not None:
+        metadata["payment_key"] = order.payment_key
+    return metadata
+
+
+def key_generation(order):
+    """The order's current generation of keys, read now: `order` may be older than a 500."""
+    return Order.select(Order.payment_key_generation).where(Order.id == order.id).scalar() or 0

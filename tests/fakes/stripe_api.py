@@ -53,9 +53,18 @@ class _Server(ThreadingHTTPServer):
     block_on_close = False
 
 
+OUTAGE = {"error": {"type": "api_error", "message": "Fake outage."}}
+
+
 class FakeStripe:
     """Payment intents, their charges and refunds in memory; `mode` makes it fail ("fail") or
     hang ("hang").
+
+    As Stripe does, it saves the answer to a request with an `Idempotency-Key` once the
+    endpoint began, a 500 included, and replays it (`Idempotent-Replayed: true`) to every
+    request with that key; a request whose key is still in flight gets a 409. "fail" answers
+    every request with a 500 before doing anything; `fail_when(method, path)` returning
+    "before" or "after" makes one request answer a 500 before doing its work or after it.
 
     `delay_seconds` holds every answer that long, as a distant provider would. `on_request`,
     when set, is called with each request's (method, path) before it is answered, so a test
@@ -74,7 +83,10 @@ class FakeStripe:
         self.hang_seconds = 5.0
         self.delay_seconds = 0.0
         self.on_request = None
+        self.fail_when = None
+        self.cancels = []  # ids of the intents each cancel that was carried out canceled
         self._replies = {}  # Idempotency-Key -> (form, status, body)
+        self._in_flight = set()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._released = threading.Event()
@@ -129,12 +141,19 @@ class FakeStripe:
     # The API
 
     def handle(self, method, path, headers, form):
-        """(status, body) for one request, as Stripe would answer it."""
+        """(status, body, replayed) for one request, as Stripe would answer it."""
         if headers.get("authorization") != f"Bearer {self.api_key}":
             raise StripeRefusal(401, "Invalid API Key provided.")
-        key = headers.get("idempotency-key")
-        if method == "POST" and key:
+        key = headers.get("idempotency-key") if method == "POST" else None
+        if key:
             with self._lock:
+                if key in self._in_flight:
+                    raise StripeRefusal(
+                        409,
+                        "There is currently another in-progress request using this "
+                        "idempotency key. Please try again later.",
+                        kind="idempotency_error",
+                    )
                 if key in self._replies:
                     first_form, status, body = self._replies[key]
                     if first_form != form:
@@ -144,21 +163,38 @@ class FakeStripe:
                             "same parameters they were first used with.",
                             kind="idempotency_error",
                         )
-                    return status, body
+                    return status, body, True
+                self._in_flight.add(key)
+        try:
+            status, body = self._execute(method, path, form)
+            if key:
+                with self._lock:
+                    self._replies[key] = (form, status, body)
+        finally:
+            if key:
+                with self._lock:
+                    self._in_flight.discard(key)
+        return status, body, False
+
+    def _execute(self, method, path, form):
+        failure = "before" if self.mode == "fail" else None
+        if self.fail_when and not failure:
+            failure = self.fail_when(method, path)
+        if failure == "before":
+            return 500, OUTAGE
         try:
             status, body = 200, self._route(method, path, form)
         except StripeRefusal as refusal:
             status, body = refusal.status, refusal.body
-        if method == "POST" and key:
-            with self._lock:
-                self._replies[key] = (form, status, body)
-        return status, body
+        return (500, OUTAGE) if failure == "after" else (status, body)
 
     def _route(self, method, path, form):
         if method == "POST" and path == "/v1/payment_intents":
             return self._create_intent(form)
         if method == "POST" and path == "/v1/refunds":
             return self._refund(form)
+        if method == "GET" and path == "/v1/payment_intents/search":
+            return self._search(form.get("query", ""))
         match = re.fullmatch(r"/v1/payment_intents/([^/]+)(/cancel)?", path)
         if match:
             intent = self.intents.get(match[1])
@@ -195,6 +231,29 @@ class FakeStripe:
             self.intents[intent_id] = intent
         return intent
 
+    def _search(self, query):
+        """Stripe's search query language, as far as `metadata['k']:'v'` clauses joined by AND.
+
+        Stripe's index lags its writes (under a minute, Stripe says); this one does not.
+        """
+        clauses = re.findall(r"metadata\['([^']+)'\]:'([^']*)'", query)
+        if not clauses or len(clauses) != query.count(":"):
+            raise StripeRefusal(400, f"Invalid search query: {query}", "parameter_invalid")
+        with self._lock:
+            found = [
+                dict(intent)
+                for intent in self.intents.values()
+                if all(intent["metadata"].get(k) == v for k, v in clauses)
+            ]
+        found.sort(key=lambda intent: intent["id"], reverse=True)
+        return {
+            "object": "search_result",
+            "data": found,
+            "has_more": False,
+            "next_page": None,
+            "url": "/v1/payment_intents/search",
+        }
+
     def _expanded(self, intent, fields):
         """The intent with `latest_charge` as the charge object when asked, as Stripe does."""
         with self._lock:
@@ -213,6 +272,7 @@ class FakeStripe:
                     "payment_intent_unexpected_state",
                 )
             intent["status"] = "canceled"
+            self.cancels.append(intent["id"])
             return intent
 
     def _refund(self, form):
@@ -263,13 +323,11 @@ class FakeStripe:
                 fake.requests.append(Recorded(method, path, headers, form))
                 if fake.on_request:
                     fake.on_request(method, path)
-                if fake.mode == "fail":
-                    status, body = 500, {"error": {"type": "api_error", "message": "Fake outage."}}
-                else:
-                    try:
-                        status, body = fake.handle(method, path, headers, form)
-                    except StripeRefusal as refusal:
-                        status, body = refusal.status, refusal.body
+                replayed = False
+                try:
+                    status, body, replayed = fake.handle(method, path, headers, form)
+                except StripeRefusal as refusal:
+                    status, body = refusal.status, refusal.body
                 if fake.mode == "hang":
                     # The work is done but the answer is lost: a retry must not do it twice.
                     fake._released.wait(fake.hang_seconds)
@@ -280,6 +338,8 @@ class FakeStripe:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.send_header("Request-Id", f"req_fake{next(fake._ids)}")
+                if replayed:
+                    self.send_header("Idempotent-Replayed", "true")
                 self.end_headers()
                 self.wfile.write(payload)
 
