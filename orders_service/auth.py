@@ -62,6 +62,18 @@ def user_id_from(sub):
     return sub
 
 
+def expiry_from(exp):
+    """`exp` as the second PyJWT checked it against; only a JSON number is a NumericDate.
+
+    PyJWT checks int(exp), which takes the string "1900000000" as well (" 19…" and "١٩…"
+    too); such a token is refused here, on its first use as on every later one.
+    """
+    # bool is an int to Python, not a date.
+    if type(exp) not in (int, float):
+        raise jwt.InvalidTokenError("exp must be a NumericDate")
+    return int(exp)
+
+
 class VerifiedTokens:
     """Callers of tokens already verified, kept until their `exp`.
 
@@ -83,11 +95,11 @@ class VerifiedTokens:
         if found is not None and time.time() < found[1]:
             return found[0]
         claims = decode_token(token, config)
-        caller = _caller_from(claims)
+        caller, expires = _caller_from(claims), expiry_from(claims["exp"])
         with self._lock:
             if len(self._callers) >= self.SIZE:
                 del self._callers[next(iter(self._callers))]  # the oldest
-            self._callers[key] = (caller, claims["exp"])
+            self._callers[key] = (caller, expires)
         return caller
 
 

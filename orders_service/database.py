@@ -3,6 +3,7 @@
 import datetime
 import os
 import time
+import zlib
 
 import peewee
 from playhouse.db_url import connect, parse
@@ -117,6 +118,18 @@ def is_sqlite():
 def locked(query):
     """SELECT … FOR UPDATE where the database has it (SQLite locks the whole file instead)."""
     return query if is_sqlite() else query.for_update()
+
+
+def transaction_lock(name):
+    """Wait for the lock called `name`, then hold it until the transaction ends.
+
+    PostgreSQL takes an advisory lock, which needs no row to exist. SQLite needs nothing: its
+    write transactions begin IMMEDIATE, so they already run one at a time.
+    """
+    if not db.in_transaction():
+        raise RuntimeError("a transaction lock outside a transaction would be let go at once")
+    if not is_sqlite():
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(name.encode()),))
 
 
 def migration_runner():

@@ -215,6 +215,27 @@ def test_a_remembered_token_is_refused_once_it_expires(client):
     assert response.get_json()["message"] == "The token has expired."
 
 
+@pytest.mark.parametrize(
+    "spell",
+    [str, lambda t: f" {t}", lambda t: "".join(chr(0x0660 + int(d)) for d in str(t))],
+    ids=["digits", "leading-space", "arabic-indic-digits"],
+)
+def test_an_exp_written_as_a_string_is_401_on_every_use(client, spell):
+    # PyJWT checks int(exp), which takes each of these; a NumericDate is a JSON number.
+    token = token_for({"sub": "44", "exp": spell(int(time.time()) + 3600)})
+
+    answers = [get_orders(client, token) for _ in range(3)]
+
+    for response in answers:
+        assert_unauthorized(response)
+        assert response.get_json()["message"] == "The token is invalid."
+
+
+def test_an_exp_with_a_fraction_of_a_second_is_accepted_on_every_use(client):
+    token = token_for({"sub": "45", "exp": time.time() + 3600.5})
+    assert [get_orders(client, token).status_code for _ in range(3)] == [200, 200, 200]
+
+
 def test_a_token_remembered_under_one_key_is_checked_again_under_another(make_app):
     token = token_for({"sub": "43", "exp": NOW + datetime.timedelta(hours=1)})
     assert get_orders(make_app().test_client(), token).status_code == 200

@@ -1,8 +1,8 @@
-"""The database layer's speed-ups keep their answers: compiled queries and the pool."""
+"""The database layer: compiled queries and the pool keep their answers; transaction locks."""
 
 import pytest
 
-from orders_service.database import CompiledQuery, PooledPostgres, db, is_sqlite
+from orders_service.database import CompiledQuery, PooledPostgres, db, is_sqlite, transaction_lock
 from orders_service.orders.models import Order, OrderLine
 from orders_service.products.models import Product
 
@@ -77,3 +77,13 @@ def test_a_compiled_query_refuses_arithmetic_on_its_values(app):
     plus_one = CompiledQuery(Product, lambda limit: Product.select().limit(limit + 1))
     with app.app_context(), pytest.raises(ValueError, match="computes with a value"):
         plus_one(5)
+
+
+def test_a_transaction_lock_outside_a_transaction_is_refused(app):
+    # On PostgreSQL it would be let go as the statement ended, and guard nothing.
+    with app.app_context():
+        with pytest.raises(RuntimeError, match="outside a transaction"):
+            transaction_lock("anything")
+        with db.atomic():
+            transaction_lock("anything")
+        db.close()

@@ -46,6 +46,29 @@ def test_events_filter_by_type_and_by_order(client, admin, two_orders):
     assert [e["type"] for e in by_order] == ["order.paid", "order.created"]
 
 
+@pytest.mark.parametrize(
+    "spell",
+    [
+        lambda n: f"%20{n}",
+        lambda n: f"{n}%0A",
+        lambda n: f"%2B{n}",
+        lambda n: f"0_{n}",
+        lambda n: "".join(chr(0x0660 + int(d)) for d in str(n)),
+    ],
+    ids=["leading-space", "trailing-newline", "plus-sign", "underscore", "arabic-indic-digits"],
+)
+def test_order_id_is_ascii_digits_only(client, admin, two_orders, spell):
+    order_id = two_orders[0]["id"]
+
+    plain = client.get(f"/events?orderId={order_id}", headers=admin)
+    spelt = client.get(f"/events?orderId={spell(order_id)}", headers=admin)
+
+    assert plain.status_code == 200
+    assert {e["data"]["order"]["id"] for e in plain.get_json()} == {order_id}
+    assert spelt.status_code == 400
+    assert "orderId" in spelt.get_json()["errors"]["query"]
+
+
 def test_one_event_is_the_same_json_as_in_the_list(client, admin, two_orders):
     [newest] = client.get("/events?limit=1", headers=admin).get_json()
 

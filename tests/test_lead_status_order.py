@@ -1,8 +1,12 @@
 """The documented PUT /leads/statuses/order: all at once or not at all."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from orders_service.leads.models import LeadStatus
+from tests.servers import Gunicorn, server_env
 
 
 @pytest.fixture
@@ -105,6 +109,32 @@ def test_a_new_column_after_one_at_the_maximum_renumbers_and_stays_in_range(clie
     assert created.get_json()["statusOrder"] == 4
     assert [s["name"] for s in listed] == ["New", "Contacted", "Qualified", "Won", "Lost"]
     assert [s["statusOrder"] for s in listed] == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.slow
+def test_twelve_columns_added_at_once_get_distinct_places_and_the_board_goes_back_unchanged(
+    app, database_url, tmp_path, admin
+):
+    # Twelve threads in gunicorn, so every request is in flight at once (on PostgreSQL they
+    # all read the same "last column" unless something makes them queue).
+    env = server_env(database_url, WEB_CONCURRENCY=2, GUNICORN_THREADS=6)
+    start = threading.Barrier(12)
+
+    def add_column(number):
+        start.wait()
+        body = {"name": f"Column {number}"}
+        return server.request("POST", "/leads/statuses", body, headers=admin)
+
+    with Gunicorn(env, tmp_path / "gunicorn.log") as server, ThreadPoolExecutor(12) as pool:
+        added = list(pool.map(add_column, range(12)))
+        board = server.request("GET", "/leads/statuses", headers=admin).json()
+        unchanged = [{"id": s["id"], "statusOrder": s["statusOrder"]} for s in board]
+        sent_back = server.request("PUT", "/leads/statuses/order", unchanged, headers=admin)
+
+    assert [reply.status for reply in added] == [201] * 12
+    assert sorted(reply.json()["statusOrder"] for reply in added) == list(range(12))
+    assert sent_back.status == 200, sent_back.json()
+    assert sent_back.json() == board
 
 
 def test_seed_adds_default_columns_so_the_api_pages_reorder_works(client, admin, runner):

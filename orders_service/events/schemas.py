@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, Schema, StrictBoolean, UTCDateTime
+from ..fields import MAX_ID, QueryInteger, Schema, StrictBoolean, UTCDateTime
 from ..orders.lifecycle import STATUSES
 from ..orders.schemas import OrderSchema
 from ..pagination import KeysetArgsSchema
@@ -103,4 +103,4 @@ class EventQueryArgsSchema(KeysetArgsSchema):
         metadata={"description": "An event id from the previous page."},
     )
     type = ma.fields.String(validate=ma.validate.OneOf(TYPES))
-    orderId = ma.fields.Integer(attribute="order_id", validate=ma.validate.Range(min=1, max=MAX_ID))
+    orderId = QueryInteger(attribute="order_id", validate=ma.validate.Range(min=1, max=MAX_ID))

@@ -4,7 +4,7 @@ import contextlib
 
 import peewee
 
-from ..database import db, locked
+from ..database import db, locked, transaction_lock
 from ..errors import Conflict, DomainError, Forbidden, NotFound
 from .models import MAX_STATUS_ORDER, Lead, LeadStatus
 
@@ -78,6 +78,9 @@ def create_status(name, status_order=None):
 
 def _place_after_the_last():
     """The statusOrder after the last column; the columns are renumbered 0, 1, … if none fits."""
+    # Columns added at once would each read the same last one; they queue here, each until
+    # the one before it commits. Row locks would not do: an empty board has no row to lock.
+    transaction_lock("lead_status_order")
     highest = LeadStatus.select(peewee.fn.MAX(LeadStatus.status_order)).scalar()
     if highest is None:
         return 0
