@@ -8,6 +8,7 @@ from .auth import issue_token
 from .database import db, migration_runner
 from .events.cli import events_cli
 from .leads.models import LeadStatus
+from .leads.service import lock_the_board
 from .products.models import Product
 
 DEMO_CATALOG = (
@@ -79,6 +80,7 @@ def seed():
         added = Product.select().count() - before
     click.echo(f"demo catalog: {added} products added, {len(rows) - added} already there.")
     with db.atomic():
+        lock_the_board()  # a column the API adds meanwhile goes after these
         if not LeadStatus.select().exists():
             columns = [{"name": n, "status_order": i} for i, n in enumerate(DEFAULT_LEAD_STATUSES)]
             # Two seeds at once: the unique name index keeps one of each.

@@ -76,11 +76,18 @@ def create_status(name, status_order=None):
         return LeadStatus.create(name=name, status_order=status_order)
 
 
+def lock_the_board():
+    """Hold the board's column places until the transaction ends.
+
+    Columns added at once would each read the same last one; they queue here, each until the
+    one before it commits. Row locks would not do: an empty board has no row to lock.
+    """
+    transaction_lock("lead_status_order")
+
+
 def _place_after_the_last():
     """The statusOrder after the last column; the columns are renumbered 0, 1, … if none fits."""
-    # Columns added at once would each read the same last one; they queue here, each until
-    # the one before it commits. Row locks would not do: an empty board has no row to lock.
-    transaction_lock("lead_status_order")
+    lock_the_board()
     highest = LeadStatus.select(peewee.fn.MAX(LeadStatus.status_order)).scalar()
     if highest is None:
         return 0
