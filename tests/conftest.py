@@ -166,3 +166,15 @@ def stripe_app(app, make_app, stripe_config):
 @pytest.fixture
 def stripe_client(stripe_app):
     return stripe_app.test_client()
+
+
+@pytest.fixture
+def lost_creation(stripe_client, stripe_fake, customer, catalog):
+    """A hidden order whose intent Stripe made, though the service never heard the answer."""
+    from orders_service.orders.models import Order
+
+    stripe_fake.mode, stripe_fake.hang_seconds = "hang", 2.0
+    assert stripe_client.post("/orders/new", json=["3"], headers=customer).status_code == 503
+    stripe_fake.mode = None
+    [lost] = Order.select()
+    return lost

@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 
+from orders_service.orders.changes import SIDE_EFFECTS
 from orders_service.orders.lifecycle import STATUSES, TRANSITIONS
 from orders_service.orders.models import Order, OrderHistory
 
@@ -31,6 +32,14 @@ def test_the_table_is_what_spec_says():
         ("shipped", "refunded"),
         ("completed", "refunded"),
     } == ALLOWED
+
+
+def test_every_move_that_must_reach_the_provider_first_has_its_call():
+    # Keyed by move: a move to canceled or refunded missing here would skip Stripe silently.
+    cancels_or_refunds = {(a, b) for a, b in ALLOWED if b in ("canceled", "refunded")}
+
+    assert set(SIDE_EFFECTS) == cancels_or_refunds | {("pending", "paid")}
+    assert SIDE_EFFECTS[("pending", "paid")] == "cancel_intent"  # paid by hand: no card too
 
 
 def update(client, headers, order_id, status):

@@ -2,6 +2,7 @@
 
 from orders_service.orders.models import Order, OrderHistory
 from orders_service.payments.models import PaymentEvent
+from tests.test_ops import metric
 
 
 def simulate(runner, order_id, outcome):
@@ -64,6 +65,24 @@ def test_an_event_whose_amount_does_not_match_changes_nothing(app, place_order):
         event["data"]["object"]["amount"] = 1
         assert "amount does not match" in apply_event(event)
     assert Order.get_by_id(order["id"]).status == "pending"
+
+
+def test_marking_an_order_paid_by_hand_cancels_its_local_intent_too(
+    client, runner, admin, place_order
+):
+    order = place_order()
+    canceled = {"operation": "cancel_intent", "outcome": "success"}
+    before = metric("payments_total", **canceled)
+
+    response = client.post(
+        "/orders/status-update", json={"orderId": order["id"], "status": "paid"}, headers=admin
+    )
+
+    assert response.status_code == 200, response.get_json()
+    assert metric("payments_total", **canceled) == before + 1
+    assert "ignored: order is paid" in simulate(runner, order["id"], "canceled")
+    assert Order.get_by_id(order["id"]).status == "paid"
+    assert OrderHistory.select().where(OrderHistory.order == order["id"]).count() == 2
 
 
 def test_simulate_refuses_an_unknown_order(runner):

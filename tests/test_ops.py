@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from orders_service.ops.logging import JsonFormatter, TextFormatter, redact
 from orders_service.orders.models import Order
 from orders_service.payments.gateway import PaymentUnavailable
-from tests.fakes.stripe_events import deliver, event
+from tests.fakes.stripe_events import deliver, event, succeeded
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiI3In0.c2lnbmF0dXJl"
 SIGNATURE = "5f" * 32
@@ -145,7 +145,7 @@ def test_webhook_deliveries_are_counted_by_type_and_result(
 ):
     order = stripe_client.post("/orders/new", json=["3"], headers=customer).get_json()
     intent = stripe_fake.intents[Order.get_by_id(order["id"]).payment_intent_id]
-    paid = event("payment_intent.succeeded", {**intent, "status": "succeeded"})
+    paid = event("payment_intent.succeeded", succeeded(intent))
     kinds = [("payment_intent.succeeded", "paid"), ("payment_intent.succeeded", "duplicate")]
     kinds.append(("unverified", "rejected"))
     before = {kind: metric("webhook_events_total", type=kind[0], result=kind[1]) for kind in kinds}

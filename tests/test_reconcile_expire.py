@@ -4,7 +4,9 @@ import datetime
 
 import pytest
 
+from orders_service.database import utcnow
 from orders_service.orders.models import Order, OrderHistory
+from tests.fakes.stripe_events import other_money
 
 
 @pytest.fixture
@@ -112,6 +114,35 @@ def test_reconcile_makes_a_pending_order_paid_then_refunded_when_both_webhooks_w
     assert [row.to_status for row in rows] == ["pending", "paid", "refunded"]
 
 
+@other_money
+def test_reconcile_does_not_pay_an_order_with_other_money_than_its_own(
+    stripe_runner, stripe_fake, place, field, value, outcome
+):
+    order = place()
+    stripe_fake.set_status(order.payment_intent_id, "succeeded")
+    stripe_fake.intents[order.payment_intent_id][field] = value
+
+    output = run(stripe_runner, "payments", "reconcile")
+
+    assert f"order {order.id}: ignored: {outcome}" in output
+    assert "0 orders changed" in output
+    assert Order.get_by_id(order.id).status == "pending"
+
+
+def test_reconcile_leaves_a_cancel_to_the_status_change_holding_the_order(
+    stripe_runner, stripe_fake, place
+):
+    order = place()
+    stripe_fake.set_status(order.payment_intent_id, "canceled")  # by a payment marked by hand
+    held_until = utcnow() + datetime.timedelta(seconds=60)
+    Order.update(change_claimed_until=held_until).where(Order.id == order.id).execute()
+
+    output = run(stripe_runner, "payments", "reconcile")
+
+    assert f"order {order.id}: skipped: A status change of order {order.id} is under way" in output
+    assert Order.get_by_id(order.id).status == "pending"
+
+
 def test_reconcile_reports_an_unreachable_provider_and_changes_nothing(
     stripe_runner, stripe_fake, place
 ):
@@ -178,12 +209,9 @@ def test_expire_refuses_a_duration_it_cannot_read(stripe_runner, bad):
 
 @pytest.mark.slow
 def test_expire_cancels_at_stripe_the_intent_whose_creation_answer_was_lost(
-    stripe_runner, stripe_client, stripe_fake, customer, catalog
+    stripe_runner, stripe_fake, lost_creation
 ):
-    stripe_fake.mode, stripe_fake.hang_seconds = "hang", 2.0
-    assert stripe_client.post("/orders/new", json=["3"], headers=customer).status_code == 503
-    stripe_fake.mode = None
-    [lost] = Order.select()
+    lost = lost_creation
     [intent] = stripe_fake.created_intents()
     assert lost.payment_intent_id is None and intent["status"] == "requires_payment_method"
     age(lost, 2)

@@ -78,11 +78,13 @@ def test_a_cancel_after_an_admins_paid_never_reaches_stripe(
     stripe_client, stripe_fake, order, customer, admin
 ):
     assert set_status(stripe_client, order, "paid", admin).status_code == 200
+    # The payment by hand's own cancel of the card intent.
+    by_hand = stripe_fake.calls("POST", r"/v1/payment_intents/\w+/cancel")
 
     canceled = set_status(stripe_client, order, "canceled", customer)
 
     assert canceled.status_code in (404, 409)
-    assert stripe_fake.calls("POST", r"/v1/payment_intents/\w+/cancel") == []
+    assert stripe_fake.calls("POST", r"/v1/payment_intents/\w+/cancel") == by_hand
     assert Order.get_by_id(order.id).status == "paid"
 
 
@@ -95,3 +97,21 @@ def test_a_claim_holds_the_order_until_its_lease_ends(stripe_client, order, admi
 
     assert response.status_code == status, response.get_json()
     assert Order.get_by_id(order.id).status == ("paid" if status == 200 else "pending")
+
+
+def test_stripes_cancel_reported_during_a_payment_by_hand_is_redelivered_and_leaves_it_paid(
+    stripe_client, second_client, stripe_fake, order, admin, monkeypatch
+):
+    intent = stripe_fake.intents[order.payment_intent_id]
+    canceled = event("payment_intent.canceled", {**intent, "status": "canceled"})
+    answers = during_cancel(monkeypatch, lambda: deliver(second_client, canceled))
+
+    paid = set_status(stripe_client, order, "paid", admin)
+
+    assert answers[0].status_code == 409, answers[0].get_json()
+    assert "under way" in answers[0].get_json()["message"]
+    assert paid.status_code == 200, paid.get_json()
+    redelivered = deliver(second_client, canceled)  # Stripe retries what was not acknowledged
+    assert redelivered.status_code == 200
+    assert redelivered.get_json()["outcome"] == "ignored: order is paid"
+    assert Order.get_by_id(order.id).status == "paid"

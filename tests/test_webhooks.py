@@ -7,7 +7,7 @@ import pytest
 
 from orders_service.orders.models import Order, OrderHistory
 from orders_service.payments.models import PaymentEvent
-from tests.fakes.stripe_events import charge_refunded, deliver, event
+from tests.fakes.stripe_events import charge_refunded, deliver, event, other_money, succeeded
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_signed_succeeded_event_makes_the_order_paid_by_stripe(
 
 
 def test_an_event_delivered_five_times_is_applied_once(stripe_client, order, intent):
-    paid = event("payment_intent.succeeded", {**intent, "status": "succeeded"})
+    paid = event("payment_intent.succeeded", succeeded(intent))
 
     outcomes = [deliver(stripe_client, paid).get_json()["outcome"] for _ in range(5)]
 
@@ -66,7 +66,7 @@ def test_an_event_delivered_five_times_is_applied_once(stripe_client, order, int
     ids=["forged", "unsigned", "garbled-signature", "stale"],
 )
 def test_unverified_deliveries_are_400_and_change_nothing(stripe_client, order, intent, delivery):
-    paid = event("payment_intent.succeeded", {**intent, "status": "succeeded"})
+    paid = event("payment_intent.succeeded", succeeded(intent))
 
     response = deliver(stripe_client, paid, **delivery)
 
@@ -83,7 +83,7 @@ def test_no_webhook_secret_configured_refuses_every_event(
     # Only development starts without the secret; the endpoint must still refuse.
     unsigned_ok = {**stripe_config, "STRIPE_WEBHOOK_SECRET": None, "APP_ENV": "development"}
     client = make_app(**unsigned_ok).test_client()
-    paid = event("payment_intent.succeeded", {**intent, "status": "succeeded"})
+    paid = event("payment_intent.succeeded", succeeded(intent))
 
     response = deliver(client, paid)
 
@@ -106,7 +106,7 @@ def test_a_signed_body_that_is_not_an_event_is_400(stripe_client, order, payload
 
 
 def test_payment_failed_after_succeeded_leaves_the_order_paid(stripe_client, order, intent):
-    deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
+    deliver(stripe_client, event("payment_intent.succeeded", succeeded(intent)))
     failed = {**intent, "last_payment_error": {"message": "Your card was declined."}}
 
     response = deliver(stripe_client, event("payment_intent.payment_failed", failed))
@@ -127,7 +127,7 @@ def test_payment_failed_on_a_pending_order_records_the_reason(stripe_client, ord
 
 
 def test_a_late_canceled_event_never_moves_a_paid_order_back(stripe_client, order, intent):
-    deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
+    deliver(stripe_client, event("payment_intent.succeeded", succeeded(intent)))
 
     response = deliver(stripe_client, event("payment_intent.canceled", intent))
 
@@ -143,7 +143,7 @@ def test_canceled_event_cancels_a_pending_order(stripe_client, order, intent):
 
 
 def test_a_full_refund_made_in_stripe_makes_the_order_refunded(stripe_client, order, intent):
-    deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
+    deliver(stripe_client, event("payment_intent.succeeded", succeeded(intent)))
 
     response = deliver(stripe_client, event("charge.refunded", charge_refunded(intent)))
 
@@ -188,7 +188,7 @@ def test_a_refund_of_a_canceled_order_is_acknowledged_and_ignored_for_good(
 
 
 def test_a_partial_refund_leaves_the_order_as_it_is(stripe_client, order, intent):
-    deliver(stripe_client, event("payment_intent.succeeded", {**intent, "status": "succeeded"}))
+    deliver(stripe_client, event("payment_intent.succeeded", succeeded(intent)))
 
     response = deliver(stripe_client, event("charge.refunded", charge_refunded(intent, 100)))
 
@@ -203,6 +203,60 @@ def test_an_amount_that_does_not_match_the_order_changes_nothing(stripe_client, 
 
     assert response.get_json()["outcome"] == "ignored: amount does not match the order"
     assert status_of(order) == "pending"
+
+
+@other_money
+def test_a_payment_of_other_money_than_the_orders_changes_nothing(
+    stripe_client, order, intent, field, value, outcome, caplog
+):
+    other = {**succeeded(intent), field: value}
+
+    response = deliver(stripe_client, event("payment_intent.succeeded", other))
+
+    assert response.status_code == 200
+    assert response.get_json()["outcome"] == f"ignored: {outcome}"
+    assert status_of(order) == "pending"
+    assert len(history(order)) == 1
+    assert f"for order {order['id']} ignored: {outcome}" in caplog.text
+
+
+def test_the_currency_matches_whatever_the_case_the_order_keeps_it_in(stripe_client, order, intent):
+    Order.update(currency="USD").where(Order.id == order["id"]).execute()
+
+    response = deliver(stripe_client, event("payment_intent.succeeded", succeeded(intent)))
+
+    assert response.get_json()["outcome"] == "paid"
+
+
+def test_a_charge_with_no_payment_intent_is_acknowledged_and_matches_no_hidden_order(
+    stripe_client, stripe_fake, customer, catalog
+):
+    stripe_fake.mode = "fail"  # an order whose intent id is not stored yet
+    assert stripe_client.post("/orders/new", json=["3"], headers=customer).status_code == 502
+    [hidden] = Order.select()
+    stripe_fake.mode = None
+    # Made by another integration on the same Stripe account, without a PaymentIntent.
+    charge = {
+        "id": "ch_elsewhere",
+        "object": "charge",
+        "amount": hidden.amount_in_cents,
+        "amount_refunded": hidden.amount_in_cents,
+        "currency": "usd",
+        "payment_intent": None,
+        "refunded": True,
+    }
+    refunded = event("charge.refunded", charge)
+
+    answers = [deliver(stripe_client, refunded) for _ in range(2)]  # and Stripe's retry
+
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.get_json()["outcome"] for a in answers] == [
+        "ignored: no payment intent",
+        "duplicate",
+    ]
+    stored = Order.get_by_id(hidden.id)
+    assert (stored.status, stored.payment_intent_id) == ("pending", None)
+    assert len(history({"id": hidden.id})) == 1
 
 
 def test_other_event_types_are_acknowledged_and_ignored(stripe_client, order, intent):

@@ -9,10 +9,19 @@ from ..payments.gateway import current_gateway
 from .lifecycle import apply_transition, check_transition
 from .models import Order
 
-# The provider call each target status needs first, by the gateway method's name; an order
-# whose intent id was never stored (the creation's answer was lost) has its own.
-SIDE_EFFECTS = {"canceled": "cancel_intent", "refunded": "refund"}
-WITHOUT_INTENT = {"canceled": "cancel_lost_intent"}
+# The provider call each move needs first, by the gateway method's name. Keyed by the move,
+# not its target: pending -> paid is a payment made by hand (a bank transfer), so the card
+# intent is canceled lest the buyer pay twice; a later authorized -> paid will be a capture.
+SIDE_EFFECTS = {
+    ("pending", "canceled"): "cancel_intent",
+    ("pending", "paid"): "cancel_intent",
+    ("paid", "refunded"): "refund",
+    ("shipped", "refunded"): "refund",
+    ("completed", "refunded"): "refund",
+}
+# The call instead for an order whose intent id was never stored (the creation's answer was
+# lost); none means there is nothing at the provider to act on.
+WITHOUT_INTENT = {"cancel_intent": "cancel_lost_intent"}
 # How long one change may hold its order: the provider's whole budget (24 s), with room.
 CHANGE_LEASE = datetime.timedelta(seconds=60)
 
@@ -30,9 +39,11 @@ def change_status(order, target, actor):
 
     Each move claims the order for its whole length, so no other move lands between the
     provider call and the status it leads to (an admin's `paid` after the intent was canceled).
-    Payment events never wait for a claim: they report what the provider already did, and a
-    provider that has charged refuses the cancel. Raises TransitionRefused (nothing changed),
-    ChangeInProgress, or PaymentError (the order keeps its status).
+    Payment events never wait for a claim (but see `held`): they report what the provider
+    already did, and a provider that has charged (or is charging) refuses the cancel, so
+    neither `canceled` nor a `paid` by hand lands on a card payment. Raises TransitionRefused
+    (nothing changed), ChangeInProgress, or PaymentError (the order keeps its status;
+    PaymentRefused, a 409 with the provider's reason).
     """
     if not check_transition(order.status, target):
         return apply_transition(order.id, target, actor)
@@ -43,8 +54,7 @@ def change_status(order, target, actor):
             raise ChangeInProgress(order.id)
         return change_status(current, target, actor)  # moved meanwhile: decide again
     try:
-        # An intent attached since `order` was read is the one cancel_lost_intent finds again.
-        operation = (SIDE_EFFECTS if order.payment_intent_id else WITHOUT_INTENT).get(target)
+        operation = provider_call(order, target)
         if operation:
             release_connection()
             with payment_call(operation):
@@ -56,9 +66,27 @@ def change_status(order, target, actor):
         ).execute()
 
 
+def provider_call(order, target):
+    """The gateway method the move of `order` to `target` needs first, or None."""
+    operation = SIDE_EFFECTS.get((order.status, target))
+    if operation and not order.payment_intent_id:
+        # An intent attached since `order` was read is the one cancel_lost_intent finds again.
+        return WITHOUT_INTENT.get(operation)
+    return operation
+
+
 def unclaimed(now):
     """The condition that no status change holds the order at `now`."""
     return Order.change_claimed_until.is_null() | (Order.change_claimed_until < now)
+
+
+def held(order, now):
+    """True while a status change holds the order (what `unclaimed` excludes).
+
+    The cancel that a held pending order's intent reports may be the holder's own, made for a
+    `paid` by hand: that event waits for the holder to finish.
+    """
+    return order.change_claimed_until is not None and order.change_claimed_until >= now
 
 
 def _claim(order):

@@ -1,15 +1,21 @@
 """Payment events (Stripe webhooks, local simulations) applied to orders, each event once."""
 
+import logging
+
 import peewee
 
-from ..database import db, locked
+from ..database import db, locked, utcnow
 from ..errors import Conflict
+from ..orders.changes import held
 from ..orders.lifecycle import TRANSITIONS, TransitionRefused, apply_transition
 from ..orders.models import Order
 from .models import PaymentEvent
 
+log = logging.getLogger(__name__)
+
+SUCCEEDED = "payment_intent.succeeded"
 TARGETS = {
-    "payment_intent.succeeded": "paid",
+    SUCCEEDED: "paid",
     "payment_intent.canceled": "canceled",
     "charge.refunded": "refunded",
 }
@@ -21,10 +27,8 @@ class NotApplicableYet(Conflict):
     """The order cannot take the event now but will (a refund before the payment): it is not
     consumed, and the non-2xx makes Stripe deliver it again later."""
 
-    def __init__(self, event_type, status):
-        super().__init__(
-            f"{event_type} cannot apply to an order that is {status} yet; deliver it again later."
-        )
+    def __init__(self, why):
+        super().__init__(f"{why}; deliver it again later.")
 
 
 def reachable(current, target):
@@ -39,6 +43,21 @@ def reachable(current, target):
 
 def intent_id_of(event_type, obj):
     return obj.get("payment_intent") if event_type.startswith("charge.") else obj.get("id")
+
+
+def money_mismatch(event_type, obj, order):
+    """Why the intent's (or charge's) money is not the order's, or None if it is.
+
+    Stripe sends lower-case currency codes; the order keeps the one configured, in any case.
+    """
+    if obj.get("amount") != order.amount_in_cents:
+        return "amount does not match the order"
+    currency = obj.get("currency")
+    if not isinstance(currency, str) or currency.lower() != order.currency.lower():
+        return "currency does not match the order"
+    if event_type == SUCCEEDED and obj.get("amount_received") != order.amount_in_cents:
+        return "amount received does not match the order"
+    return None
 
 
 def apply_event(event, source="stripe", actor=None):
@@ -68,11 +87,27 @@ def apply_event(event, source="stripe", actor=None):
 
 def _apply(event_type, obj, actor):
     intent_id = intent_id_of(event_type, obj)
+    if not isinstance(intent_id, str) or not intent_id:
+        # A charge made without an intent (another integration on the account): never an
+        # order's, and least of all one whose own intent id is not stored yet.
+        return "ignored: no payment intent", None
     order = locked(Order.select().where(Order.payment_intent_id == intent_id)).first()
     if order is None:
         return "ignored: no order for this intent", None
-    if obj.get("amount") != order.amount_in_cents:
-        return "ignored: amount does not match the order", order.id
+    mismatch = money_mismatch(event_type, obj, order)
+    if mismatch:
+        log.warning(
+            "%s for order %s ignored: %s (%r %r, received %r; the order's %r %r)",
+            event_type,
+            order.id,
+            mismatch,
+            obj.get("amount"),
+            obj.get("currency"),
+            obj.get("amount_received"),
+            order.amount_in_cents,
+            order.currency,
+        )
+        return f"ignored: {mismatch}", order.id
     if event_type == "charge.refunded" and obj.get("amount_refunded") != obj.get("amount"):
         return "ignored: partial refund", order.id
     if event_type == PAYMENT_FAILED:
@@ -82,10 +117,14 @@ def _apply(event_type, obj, actor):
         Order.update(payment_error=reason).where(Order.id == order.id).execute()
         return f"failure recorded: {reason}", order.id
     target = TARGETS[event_type]
+    if target == "canceled" and order.status == "pending" and held(order, utcnow()):
+        # Perhaps the cancel of a `paid` by hand, reported before that move could finish.
+        raise NotApplicableYet(f"A status change of order {order.id} is under way")
     try:
         _, changed = apply_transition(order.id, target, actor)
     except TransitionRefused as refused:
         if reachable(refused.current, target):
-            raise NotApplicableYet(event_type, refused.current) from refused
+            why = f"{event_type} cannot apply to an order that is {refused.current} yet"
+            raise NotApplicableYet(why) from refused
         return f"ignored: order is {refused.current}", order.id
     return (target if changed else f"no change: already {target}"), order.id

@@ -15,6 +15,8 @@ class Intent:
     amount: int
     currency: str
     client_secret: str | None = None
+    # What the provider took: the amount once a payment succeeds (less, captured in part).
+    amount_received: int = 0
     # Refunds leave a succeeded intent succeeded: they show on its charge.
     amount_refunded: int = 0
 

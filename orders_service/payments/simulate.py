@@ -27,6 +27,7 @@ def simulated_event(order_id, outcome):
         "id": order.payment_intent_id,
         "object": "payment_intent",
         "amount": order.amount_in_cents,
+        "amount_received": order.amount_in_cents if outcome == "succeeded" else 0,
         "currency": order.currency,
         "status": INTENT_STATUS[outcome],
         "metadata": {"order_id": str(order.id), "user_id": str(order.user_id)},

@@ -86,6 +86,7 @@ def as_intent(payment_intent):
         amount=obj["amount"],
         currency=obj["currency"],
         client_secret=obj.get("client_secret"),
+        amount_received=obj.get("amount_received") or 0,
         # Only when asked to expand it is the charge an object rather than its id.
         amount_refunded=charge.get("amount_refunded", 0) if isinstance(charge, dict) else 0,
     )

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
+# Stripe's API reference: these, "or, in rare cases, processing" (see `cancels_processing`).
 CANCELABLE = {
     "requires_payment_method",
     "requires_capture",
     "requires_confirmation",
     "requires_action",
-    "processing",
 }
 
 
@@ -80,6 +80,8 @@ class FakeStripe:
         self.mode = None
         # A message to refuse every new intent with, as Stripe refuses one it will never make.
         self.refuse_creations = None
+        # Stripe cancels a processing intent only in rare cases; a test may ask for one.
+        self.cancels_processing = False
         self.hang_seconds = 5.0
         self.delay_seconds = 0.0
         self.on_request = None
@@ -111,6 +113,8 @@ class FakeStripe:
             intent["status"] = status
             if error_message:
                 intent["last_payment_error"] = {"message": error_message}
+            if status == "succeeded":
+                intent["amount_received"] = intent["amount"]
             if status == "succeeded" and intent["latest_charge"] is None:
                 charge_id = f"ch_fake{next(self._ids):06d}"
                 intent["latest_charge"] = charge_id
@@ -216,6 +220,7 @@ class FakeStripe:
             "id": intent_id,
             "object": "payment_intent",
             "amount": int(form["amount"]),
+            "amount_received": 0,
             "currency": form["currency"],
             "status": "requires_payment_method",
             "client_secret": f"{intent_id}_secret_fake",
@@ -264,7 +269,8 @@ class FakeStripe:
 
     def _cancel(self, intent):
         with self._lock:
-            if intent["status"] not in CANCELABLE:
+            rare = intent["status"] == "processing" and self.cancels_processing
+            if intent["status"] not in CANCELABLE and not rare:
                 raise StripeRefusal(
                     400,
                     "You cannot cancel this PaymentIntent because it has a status of "

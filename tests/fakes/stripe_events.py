@@ -6,6 +6,8 @@ import json
 import time
 import uuid
 
+import pytest
+
 
 def signature_header(payload, secret, timestamp=None):
     """Stripe's scheme: t=<ts>,v1=hex(HMAC-SHA256(secret, "<ts>.<payload>"))."""
@@ -23,6 +25,22 @@ def event(event_type, obj, event_id=None):
         "created": int(time.time()),
         "data": {"object": obj},
     }
+
+
+def succeeded(intent):
+    """The intent as payment_intent.succeeded carries it: charged, all of it received."""
+    return {**intent, "status": "succeeded", "amount_received": intent["amount"]}
+
+
+# A succeeded intent's field set to money that is not its order's, and why it is ignored.
+other_money = pytest.mark.parametrize(
+    ("field", "value", "outcome"),
+    [
+        ("currency", "jpy", "currency does not match the order"),
+        ("amount_received", 100, "amount received does not match the order"),
+    ],
+    ids=["another-currency", "received-in-part"],
+)
 
 
 def charge_refunded(intent, amount_refunded=None):
