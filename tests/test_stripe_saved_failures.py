@@ -107,3 +107,19 @@ def test_a_connection_lost_keeps_the_key_so_stripe_replays_what_it_did(
 
 def intent_of(order):
     return Order.get_by_id(order["id"]).payment_intent_id
+
+
+def test_a_cancel_refused_while_processing_is_not_replayed_once_the_payment_failed(
+    stripe_client, stripe_fake, customer, admin, catalog
+):
+    order = place(stripe_client, customer).get_json()
+    stripe_fake.set_status(intent_of(order), "processing")
+    refused = set_status(stripe_client, admin, order["id"], "paid")  # a bank transfer, too late
+    assert refused.status_code == 409, refused.get_json()
+    stripe_fake.set_status(intent_of(order), "requires_payment_method")  # the card was declined
+
+    canceled = set_status(stripe_client, customer, order["id"], "canceled")
+
+    assert canceled.status_code == 200, canceled.get_json()
+    assert Order.get_by_id(order["id"]).status == "canceled"
+    assert stripe_fake.cancels == [intent_of(order)]

@@ -16,6 +16,10 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 CALL_BUDGET_SECONDS = 24.0
 CONNECT_TIMEOUT_SECONDS = 2.0
 UNEXPECTED_STATE = "payment_intent_unexpected_state"
+# Stripe's API reference: an intent in these states can be canceled (and, rarely, processing).
+CANCELABLE = frozenset(
+    {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"}
+)
 ALREADY_REFUNDED = "charge_already_refunded"
 
 
@@ -114,7 +118,7 @@ class StripeGateway(PaymentGateway):
             made=lambda: self._find_intent(order),
         )
 
-    def cancel_intent(self, order, intent_id=None):
+    def cancel_intent(self, order, intent_id=None, replayed=False):
         intent_id = intent_id or order.payment_intent_id
         try:
             return self._keyed(
@@ -126,11 +130,17 @@ class StripeGateway(PaymentGateway):
                 made=lambda: self._canceled(intent_id),
             )
         except PaymentRefused as refused:
+            if refused.provider_code != UNEXPECTED_STATE:
+                raise
+            intent = self.retrieve_intent(intent_id)
             # Canceled already (in the dashboard, or by a run that lost its answer): done.
-            if refused.provider_code == UNEXPECTED_STATE:
-                intent = self.retrieve_intent(intent_id)
-                if intent.status == "canceled":
-                    return intent
+            if intent.status == "canceled":
+                return intent
+            if intent.status in CANCELABLE and not replayed:
+                # A refusal Stripe kept under the key from when the intent could not be canceled
+                # (it was processing a payment that failed since): that key is spent too.
+                spend_key(order, key_generation(order))
+                return self.cancel_intent(order, intent_id, replayed=True)
             raise
 
     def cancel_lost_intent(self, order):
@@ -187,9 +197,7 @@ class StripeGateway(PaymentGateway):
         except stripe.StripeError as error:
             log.warning("stripe %s for order %s failed: %r", action, order.id, error)
             if spends_key(error):
-                Order.update(payment_key_generation=generation + 1).where(
-                    Order.id == order.id, Order.payment_key_generation == generation
-                ).execute()
+                spend_key(order, generation)
             raise translated(error) from error
 
     def _find_intent(self, order):
@@ -231,6 +239,13 @@ def intent_metadata(order):
     if order.payment_key is not None:
         metadata["payment_key"] = order.payment_key
     return metadata
+
+
+def spend_key(order, generation):
+    """Move the order on from the keys of `generation` (once, however many callers saw it)."""
+    Order.update(payment_key_generation=generation + 1).where(
+        Order.id == order.id, Order.payment_key_generation == generation
+    ).execute()
 
 
 def key_generation(order):
