@@ -158,10 +158,10 @@ def migration_lock():
 def _advisory_lock(database):
     """A transaction-level advisory lock, in a transaction left open on a connection of its own.
 
-    The runner commits each migration as it goes, so the lock cannot live in its transactions;
-    a session-level lock could, but behind PgBouncer in transaction mode it would stay on
-    whichever server connection took it once that transaction ended. An open transaction keeps
-    its server connection, and the lock goes with it (or with the process).
+    The runner commits each migration as it goes, so the lock cannot live in its transactions.
+    A session-level lock would outlast them, but behind PgBouncer in transaction mode it stays
+    on whichever server connection took it, and the unlock may reach another. An open
+    transaction keeps its server connection, and the lock ends with it (or with the process).
     """
     holder = peewee.PostgresqlDatabase(
         database.database, prefer_psycopg3=True, **database.connect_params
