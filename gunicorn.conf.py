@@ -38,10 +38,11 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 keepalive = 5
-# gunicorn's 4 KiB default answers a long query string itself, with a plain-text 414 the API
-# does not document; 0 lets the app judge it (a JSON 400). gunicorn still stops at 1 MiB, as
-# the body's limit does, and the proxy in front has its own limit.
-limit_request_line = 0
+# gunicorn's 4 KiB default answered a long query string itself, with a plain-text 414 the API
+# does not document, where the app gives a JSON 400. 0 (no limit) read a 10 MB request line
+# whole, seconds of a worker. gunicorn's maximum, 8 KiB, is also nginx's default bound
+# (large_client_header_buffers): the app judges any query string that fits it.
+limit_request_line = 8190
 # Each worker imports the app after the fork, so no connection is ever shared across processes.
 preload_app = False
 # Every line, gunicorn's and the app's, goes to stdout as JSON (text under APP_ENV=development).

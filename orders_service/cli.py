@@ -5,7 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .auth import issue_token
-from .database import db, migration_runner
+from .database import apply_migrations, db, migration_runner
 from .events.cli import events_cli
 from .leads.models import LeadStatus
 from .leads.service import lock_the_board
@@ -36,8 +36,8 @@ orders_cli = AppGroup("orders", help="Order housekeeping.")
 
 @db_cli.command("upgrade")
 def db_upgrade():
-    """Apply every pending migration."""
-    applied = migration_runner().up()
+    """Apply every pending migration (one host at a time: the others wait, then find none)."""
+    applied = apply_migrations()
     for name in applied:
         click.echo(f"applied: {name}")
     if not applied:

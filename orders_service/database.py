@@ -1,6 +1,8 @@
 """The database proxy, the model base class and the per-request connection."""
 
+import contextlib
 import datetime
+import fcntl
 import os
 import time
 import zlib
@@ -134,6 +136,55 @@ def transaction_lock(name):
 
 def migration_runner():
     return Runner(db.obj, MIGRATIONS)
+
+
+def apply_migrations():
+    """Apply every pending migration; the names applied (none when another run did them)."""
+    with migration_lock():
+        # The runner reads what is applied only now, after any other run has finished.
+        return migration_runner().up()
+
+
+# Any constant: advisory locks belong to one database, and the service takes no other.
+MIGRATION_LOCK_KEY = 7_212_468_912_044_530_001
+
+
+@contextlib.contextmanager
+def migration_lock():
+    """Held while migrating: another host's `db upgrade` waits for it, so replicas may all
+    migrate as they start."""
+    database = db.obj
+    if isinstance(database, peewee.PostgresqlDatabase):
+        with _advisory_lock(database):
+            yield
+    elif isinstance(database, peewee.SqliteDatabase) and database.database not in ("", ":memory:"):
+        # Beside the database, not on it: closing another descriptor of the database file
+        # would drop the POSIX locks SQLite holds on it.
+        with open(f"{database.database}-migrations.lock", "a") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+            yield
+    else:
+        yield
+
+
+@contextlib.contextmanager
+def _advisory_lock(database):
+    """A transaction-level advisory lock, in a transaction left open on a connection of its own.
+
+    The runner commits each migration as it goes, so the lock cannot live in its transactions.
+    A session-level lock would outlast them, but behind PgBouncer in transaction mode it stays
+    on whichever server connection took it, and the unlock may reach another. An open
+    transaction keeps its server connection, and the lock ends with it (or with the process).
+    """
+    holder = peewee.PostgresqlDatabase(
+        database.database, prefer_psycopg3=True, **database.connect_params
+    )
+    with holder.connection_context(), holder.atomic():
+        # A role's time limits would end the wait, or the session (and the lock) mid-migration.
+        for setting in ("statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"):
+            holder.execute_sql("SELECT set_config(%s, '0', true)", (setting,))
+        holder.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+        yield
 
 
 class CompiledQuery:

@@ -7,19 +7,20 @@ from dataclasses import dataclass
 import peewee
 
 from .database import db, is_sqlite, utcnow
-from .events.models import Event
+from .events.models import Delivery, Event
 from .orders.models import IdempotencyKey
 from .payments.models import PaymentEvent
 
 
 @dataclass(frozen=True)
 class Retention:
-    """Rows of `model` whose `made_at` is older than `kept(config)` go."""
+    """Rows of `model` whose `made_at` is older than `kept(config)` go, unless `held`."""
 
     name: str
     model: type
     made_at: peewee.Field
     kept: Callable[[dict], datetime.timedelta]
+    held: peewee.ColumnBase | None = None
 
 
 # SPEC, Operations. A new kind of row to prune is one more line here.
@@ -36,12 +37,18 @@ RETENTIONS = (
         PaymentEvent.received_at,
         lambda config: datetime.timedelta(days=30),
     ),
-    # Their deliveries go with them (ON DELETE CASCADE).
+    # Their deliveries go with them (ON DELETE CASCADE), so an event waits for each of its
+    # deliveries to be delivered or failed: the deliverer still has to send it.
     Retention(
         "order events",
         Event,
         Event.created_at,
         lambda config: datetime.timedelta(days=config["EVENT_RETENTION_DAYS"]),
+        held=peewee.fn.EXISTS(
+            Delivery.select(Delivery.id).where(
+                (Delivery.event == Event.id) & (Delivery.state == "pending")
+            )
+        ),
     ),
 )
 
@@ -64,12 +71,10 @@ def _delete_batch(retention, cutoff, batch_size):
     share the work without waiting on (or deadlocking with) each other; SQLite has one writer.
     """
     key = retention.model._meta.primary_key
-    batch = (
-        retention.model.select(key)
-        .where(retention.made_at < cutoff)
-        .order_by(key)
-        .limit(batch_size)
-    )
+    expired = retention.made_at < cutoff
+    if retention.held is not None:
+        expired &= ~retention.held
+    batch = retention.model.select(key).where(expired).order_by(key).limit(batch_size)
     if not is_sqlite():
         batch = batch.for_update(skip_locked=True)
     with db.atomic():

@@ -8,7 +8,7 @@ import pytest
 
 from orders_service import create_app
 from orders_service.auth import issue_token
-from orders_service.database import db, is_sqlite, migration_runner
+from orders_service.database import apply_migrations, db, is_sqlite
 from orders_service.models import MODELS
 
 JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
@@ -57,7 +57,7 @@ def migrated(make_app):
     with app.app_context():
         if not is_sqlite():
             db.execute_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-        migration_runner().up()
+        apply_migrations()
         db.close()
     return app
 

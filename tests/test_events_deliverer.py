@@ -110,6 +110,8 @@ def test_db_prune_removes_events_and_their_deliveries_past_retention_only(
     Event.update(created_at=utcnow() - datetime.timedelta(days=31)).where(
         Event.order == old["id"]
     ).execute()
+    # Sent for good (a pending delivery keeps its event: see test_prune.py).
+    Delivery.update(state="delivered").where(Delivery.order_id == old["id"]).execute()
 
     first = runner.invoke(args=["db", "prune"])
     again = runner.invoke(args=["db", "prune"])

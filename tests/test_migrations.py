@@ -1,10 +1,16 @@
 """The schema comes only from migrations, and what they make is what the models describe."""
 
+import contextlib
+import itertools
+
+import pytest
+from playhouse.db_url import parse
 from playhouse.schema_diff import diff_models
 
 from orders_service.database import db, migration_runner
 from orders_service.models import MODELS
 from orders_service.orders.models import Order
+from tests.migrating import fresh_postgres, migration_problems, upgrade_at_once
 
 
 def test_migrated_schema_matches_the_models(app):
@@ -43,3 +49,38 @@ def test_migration_0003_leaves_older_orders_without_a_payment_key(app):
         db.close()
     assert older.payment_key is None
     assert len(newer.payment_key) == 32 and newer.payment_key != Order.payment_key.default()
+
+
+@pytest.fixture
+def fresh_database(database_url, tmp_path):
+    """fresh_database() → the URL of a new, empty database of the suite's kind (dropped after)."""
+    numbers = itertools.count()
+    with contextlib.ExitStack() as made:
+
+        def fresh():
+            name = f"fresh{next(numbers)}"
+            if database_url.startswith("sqlite"):
+                (tmp_path / name).mkdir()
+                return f"sqlite:///{tmp_path / name / 'orders.db'}"
+            name = f"{parse(database_url)['database']}_{name}"
+            return made.enter_context(fresh_postgres(database_url, name))
+
+        yield fresh
+
+
+@pytest.mark.slow
+def test_two_db_upgrades_at_once_on_a_fresh_database_both_succeed_and_migrate_it_once(
+    fresh_database,
+):
+    for _ in range(2):
+        url = fresh_database()
+
+        results = upgrade_at_once(url)
+
+        for code, output in results:
+            assert code == 0, output
+        # One migrated; the other waited for it and found nothing left.
+        said = sorted("applied: 0001_initial" in output for _, output in results)
+        assert said == [False, True], results
+        assert any("nothing to apply" in output for _, output in results), results
+        assert migration_problems(url) == []

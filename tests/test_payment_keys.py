@@ -2,7 +2,7 @@
 
 import pytest
 
-from orders_service.database import db, migration_runner
+from orders_service.database import apply_migrations, db
 from orders_service.orders.models import IdempotencyKey, Order
 
 
@@ -28,7 +28,7 @@ def second_shop(stripe_app, make_app, stripe_config, tmp_path):
     def open_shop():
         shop = make_app(**stripe_config, DATABASE_URL=f"sqlite:///{tmp_path / 'second.db'}")
         with shop.app_context():
-            migration_runner().up()
+            apply_migrations()
             db.close()
         assert shop.test_cli_runner().invoke(args=["seed"]).exit_code == 0
         return shop

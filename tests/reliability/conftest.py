@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from orders_service.database import db, migration_runner
+from orders_service.database import apply_migrations, db
 from tests.conftest import ADMIN_ID, CUSTOMER_ID, JWT_SECRET, OTHER_ID, bearer, empty_tables
 from tests.fakes.stripe_api import FakeStripe
 from tests.reliability import report
@@ -79,7 +79,7 @@ def prepare(make_app):
     def prepare_database(url):
         app = make_app(DATABASE_URL=url)
         with app.app_context():
-            migration_runner().up()
+            apply_migrations()
             empty_tables()
         result = app.test_cli_runner().invoke(args=["seed"])
         assert result.exit_code == 0, result.output

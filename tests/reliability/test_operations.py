@@ -1,4 +1,5 @@
-"""Cron commands on several hosts at once: `db prune` run by two processes on one PostgreSQL."""
+"""Commands on several hosts at once: `db prune` run by two processes on one PostgreSQL, and
+`db upgrade` by two replicas starting together through PgBouncer."""
 
 import datetime
 import re
@@ -6,10 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from playhouse.db_url import parse
 
 from orders_service.database import db, utcnow
 from orders_service.orders.models import IdempotencyKey
 from orders_service.payments.models import PaymentEvent
+from tests.migrating import fresh_postgres, migration_problems, upgrade_at_once
+from tests.reliability.bouncer import PgBouncer
 from tests.servers import ROOT, server_env
 
 pytestmark = pytest.mark.reliability
@@ -66,4 +70,21 @@ def test_db_prune_on_two_hosts_at_once(prepare, pg_url, check):
         db.close()
     if left != (10, 10):
         check.fail(f"left {left}, not the 10 fresh rows of each")
+    assert check.failures == 0, check.notes
+
+
+def test_db_upgrade_on_two_replicas_at_once_through_pgbouncer(pg_url, check):
+    name = f"{parse(pg_url)['database']}_upgrade"
+    with fresh_postgres(pg_url, name) as url, PgBouncer(url) as bouncer:
+        # Two replicas starting together, then a third later: the lock is not left behind.
+        runs = upgrade_at_once(bouncer.url, DB_PREPARED_STATEMENTS="false")
+        runs += upgrade_at_once(bouncer.url, runs=1, DB_PREPARED_STATEMENTS="false")
+        for code, output in runs:
+            check.saw(200 if code == 0 else 500)
+            if code != 0:
+                check.notes.append(output.strip().splitlines()[-1])
+        if sum("applied: 0001_initial" in output for _, output in runs) != 1:
+            check.fail("not exactly one run applied the migrations")
+        for problem in migration_problems(url):
+            check.fail(problem)
     assert check.failures == 0, check.notes
