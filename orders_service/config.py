@@ -1,5 +1,6 @@
 """Configuration read from the environment, and the checks production insists on."""
 
+import datetime
 import os
 import re
 
@@ -13,6 +14,8 @@ JWT_ALGORITHMS = frozenset(
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"
 # An HMAC key shorter than its hash's output is weaker than the hash: RFC 7518, section 3.2.
 HS_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class ConfigError(RuntimeError):
@@ -25,6 +28,14 @@ def as_bool(value):
 
 def as_list(value):
     return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def parse_duration(text):
+    """'30m', '24h', '7d' as a timedelta; ValueError for anything else."""
+    match = DURATION.match(text)
+    if not match or int(match[1]) == 0:
+        raise ValueError(f"{text!r} is not a duration like 30m, 24h or 7d")
+    return datetime.timedelta(**{UNITS[match[2]]: int(match[1])})
 
 
 def _env(name, default=None):
@@ -57,6 +68,7 @@ class Config:
         self.CORS_ORIGINS = as_list(_env("CORS_ORIGINS"))
         self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10"))
         self.WEBHOOK_RETRY_SCHEDULE = _env("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
+        self.WEBHOOK_SECRET_OVERLAP = _env("WEBHOOK_SECRET_OVERLAP", "24h")
         self.EVENT_RETENTION_DAYS = int(_env("EVENT_RETENTION_DAYS", "30"))
         self.MAX_PENDING_ORDERS = int(_env("MAX_PENDING_ORDERS", "5"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json")
@@ -143,6 +155,10 @@ POSITIVE = (
 )
 
 
+# Durations read at each request of a kind (a secret's rotation): refused at start, not there.
+DURATIONS = ("WEBHOOK_SECRET_OVERLAP",)
+
+
 def check(config):
     """Refuse to start with settings that would be unsafe; the message says what to fix."""
     problems = [
@@ -150,6 +166,11 @@ def check(config):
         for name in POSITIVE
         if config.get(name) is not None and not config[name] > 0
     ]
+    for name in DURATIONS:
+        try:
+            parse_duration(str(config.get(name)))
+        except ValueError as error:
+            problems.append(f"{name}: {error}")
     provider = resolve_payment_provider(config)
     if provider not in {"stripe", "local"}:
         problems.append(f"PAYMENT_PROVIDER must be 'stripe' or 'local', not {provider!r}")

@@ -22,8 +22,8 @@ class Received:
 
 
 class Subscriber:
-    """`answer(n, body)` → an HTTP status, ("hang", seconds), ("drip", seconds) or
-    ("redirect", url); 204 if None."""
+    """`answer(n, body)` → an HTTP status, (status, answer's body), ("hang", seconds),
+    ("drip", seconds) or ("redirect", url); 204 if None."""
 
     def __init__(self, answer=None, secret=None):
         self.answer = answer or (lambda n, body: 204)
@@ -52,15 +52,18 @@ class Subscriber:
                 if isinstance(answered, tuple) and answered[0] == "hang":
                     time.sleep(answered[1])
                     answered = 200
-                location = None
+                location, content = None, b""
                 if isinstance(answered, tuple) and answered[0] == "redirect":
                     answered, location = 307, answered[1]
+                if isinstance(answered, tuple):
+                    answered, content = answered
                 try:
                     self.send_response(answered)
                     if location:
                         self.send_header("Location", location)
-                    self.send_header("Content-Length", "0")
+                    self.send_header("Content-Length", str(len(content)))
                     self.end_headers()
+                    self.wfile.write(content)
                 except OSError:
                     pass  # the deliverer gave up waiting and closed the connection
 

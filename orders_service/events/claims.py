@@ -60,8 +60,15 @@ def claim(limit, lease):
             Delivery.id.in_(ids), Delivery.state == "pending", Delivery.next_attempt_at <= now
         ).execute()
         return list(
+            # The endpoint as it is now: its current URL, and the secrets signing this attempt.
             Delivery.select(
-                Delivery, Event.uid, Event.body, WebhookEndpoint.url, WebhookEndpoint.secret
+                Delivery,
+                Event.uid,
+                Event.body,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret,
+                WebhookEndpoint.previous_secret,
+                WebhookEndpoint.previous_secret_expires_at,
             )
             .join(Event)
             .switch(Delivery)

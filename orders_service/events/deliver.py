@@ -16,9 +16,9 @@ import peewee
 import psycopg
 from standardwebhooks.webhooks import Webhook
 
+from ..config import parse_duration
 from ..database import db
 from ..ops.metrics import record_delivery, set_delivery_backlog
-from ..orders.housekeeping import parse_duration
 from .claims import NOTIFY_CHANNEL, backlog, claim, record_result
 
 log = logging.getLogger(__name__)
@@ -50,21 +50,30 @@ def parse_schedule(text):
 
 def send(delivery, timeout):
     """One signed POST of the event; (HTTP status or None, None if delivered else why not)."""
-    event = delivery.event
+    endpoint, event = delivery.endpoint, delivery.event
+    return post_signed(endpoint, event.uid, event.body, Attempt(endpoint.url, timeout))
+
+
+def post_signed(endpoint, uid, body, attempt):
+    """POST an event's body, signed with each secret the endpoint signs with now (two while a
+    rotation's overlap lasts); (HTTP status or None, None if a 2xx came else why not)."""
     now = datetime.datetime.now(datetime.UTC)
+    signatures = [
+        Webhook(secret).sign(uid, now, body)
+        for secret in endpoint.signing_secrets(now.replace(tzinfo=None))
+    ]
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "webhook-id": event.uid,
+        "webhook-id": uid,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(delivery.endpoint.secret).sign(event.uid, now, event.body),
+        "webhook-signature": " ".join(signatures),
     }
-    attempt = Attempt(delivery.endpoint.url, timeout)
     try:
-        status = attempt.post(event.body.encode(), headers)
+        status = attempt.post(body.encode(), headers)
     except (OSError, http.client.HTTPException) as error:
         if attempt.timed_out or isinstance(error, TimeoutError):
-            return None, f"timed out after {timeout:g}s"
+            return None, f"timed out after {attempt.timeout:g}s"
         return None, f"{type(error).__name__}: {error}"
     if 200 <= status < 300:
         return status, None
@@ -76,18 +85,22 @@ class Attempt:
 
     A socket timeout bounds each read, not the exchange: a subscriber dripping its answer a
     byte at a time would hold the attempt past its lease, and another deliverer would send the
-    same delivery meanwhile. A watchdog shuts the socket down at the deadline instead. The
-    answer's body is never read (only its status counts), and redirects are not followed.
+    same delivery meanwhile. A watchdog shuts the socket down at the deadline instead. Of the
+    answer's body, only the first `keep` bytes are read (none for a delivery: its status alone
+    counts) into `answer`, within the same deadline; redirects are not followed.
     """
 
-    def __init__(self, url, timeout):
+    def __init__(self, url, timeout, keep=0):
         parts = urlsplit(url)
         kind = (
             http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         )
         self.connection = kind(parts.hostname, parts.port, timeout=timeout)
         self.target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        self.timeout = timeout
         self.deadline = time.monotonic() + timeout
+        self.keep = keep
+        self.answer = b""
         self.timed_out = False
         self.done = threading.Event()
 
@@ -96,7 +109,10 @@ class Attempt:
         watchdog.start()
         try:
             self.connection.request("POST", self.target, body=body, headers=headers)
-            return self.connection.getresponse().status
+            response = self.connection.getresponse()
+            if self.keep:
+                self.answer = response.read(self.keep)
+            return response.status
         finally:
             self.done.set()
             self.connection.close()

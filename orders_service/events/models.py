@@ -39,6 +39,9 @@ class WebhookEndpoint(BaseModel):
     enabled = peewee.BooleanField(default=True)
     secret = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
+    # The secret the last rotation replaced: every attempt is signed with it too until it expires.
+    previous_secret = peewee.CharField(max_length=64, null=True)
+    previous_secret_expires_at = peewee.DateTimeField(null=True)
 
     @property
     def events(self):
@@ -47,6 +50,14 @@ class WebhookEndpoint(BaseModel):
     def subscribes_to(self, event_type):
         types = self.events
         return "*" in types or event_type in types
+
+    def signing_secrets(self, now):
+        """The current secret, then the one it replaced while their overlap lasts (`now`: naive
+        UTC), so a consumer verifies with either while it switches."""
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires is not None and now < expires:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
 
 class Delivery(BaseModel):

@@ -36,27 +36,29 @@ def _order_body(order):
     return EventOrderSchema().dump(order)
 
 
-def _write(order, event_type, previous, version, actor):
-    now = utcnow()
+def envelope(event_type, data, now):
+    """(id, JSON body) of a new event as consumers get it: a fresh evt_ id, type, time, data."""
     uid = f"evt_{secrets.token_hex(12)}"
     body = {
         "id": uid,
         "type": event_type,
         "createdAt": _timestamp.serialize("at", {"at": now}),
-        "data": {
-            "order": _order_body(order),
-            "previousStatus": previous,
-            "version": version,
-            "actor": actor,
-        },
+        "data": data,
     }
+    return uid, json.dumps(body, separators=(",", ":"))
+
+
+def _write(order, event_type, previous, version, actor):
+    now = utcnow()
+    data = {
+        "order": _order_body(order),
+        "previousStatus": previous,
+        "version": version,
+        "actor": actor,
+    }
+    uid, body = envelope(event_type, data, now)
     event = Event.create(
-        uid=uid,
-        type=event_type,
-        order=order.id,
-        version=version,
-        created_at=now,
-        body=json.dumps(body, separators=(",", ":")),
+        uid=uid, type=event_type, order=order.id, version=version, created_at=now, body=body
     )
     endpoints = WebhookEndpoint.select().where(WebhookEndpoint.enabled == True)  # noqa: E712
     rows = [

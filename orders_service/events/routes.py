@@ -1,15 +1,18 @@
 """Admins' webhook endpoints (with their deliveries) and the order event feed."""
 
-from flask import Response, url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 
+from ..config import parse_duration
 from ..extensions import Blueprint
 from ..pagination import LINK_HEADER_DOC, KeysetArgsSchema, finish_page, keyset_page
 from .models import Delivery, Event, WebhookEndpoint
+from .ping import ping
 from .schemas import (
     DeliverySchema,
     EventQueryArgsSchema,
     EventSchema,
+    PingSchema,
     WebhookEndpointPatchSchema,
     WebhookEndpointSchema,
 )
@@ -21,6 +24,7 @@ from .service import (
     event_page,
     get_endpoint,
     get_event,
+    rotate_secret,
     update_endpoint,
 )
 
@@ -34,6 +38,15 @@ events_blp = Blueprint(
     "events", __name__, url_prefix="/events", description="Order events, newest first"
 )
 LOCATION_DOC = {"Location": {"description": "The endpoint's URL", "schema": {"type": "string"}}}
+ROTATED_DOC = (
+    "The endpoint with its new secret. Until WEBHOOK_SECRET_OVERLAP (24h by default) has "
+    "passed, every attempt is signed with the new and the old secret "
+    "(`webhook-signature: v1,<new> v1,<old>`); a second rotation within it drops the oldest."
+)
+PINGED_DOC = (
+    "What the attempt got, within WEBHOOK_TIMEOUT_SECONDS: a refused connection, a timeout or "
+    "a non-2xx answer is still a 200 (the ping was made), its `error` saying what went wrong."
+)
 
 
 def json_response(text, headers=None):
@@ -84,6 +97,27 @@ class WebhookEndpointById(MethodView):
     def delete(self, endpoint_id):
         """Remove a webhook endpoint and its deliveries"""
         delete_endpoint(endpoint_id)
+
+
+@endpoints_blp.route("/<id:endpoint_id>/rotate-secret")
+class WebhookEndpointSecretRotation(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.response(200, WebhookEndpointSchema, description=ROTATED_DOC)
+    @endpoints_blp.errors(404)
+    def post(self, endpoint_id):
+        """Replace the signing secret; the old one co-signs for WEBHOOK_SECRET_OVERLAP"""
+        overlap = parse_duration(current_app.config["WEBHOOK_SECRET_OVERLAP"])
+        return rotate_secret(endpoint_id, overlap)
+
+
+@endpoints_blp.route("/<id:endpoint_id>/ping")
+class WebhookEndpointPing(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.response(200, PingSchema, description=PINGED_DOC)
+    @endpoints_blp.errors(404)
+    def post(self, endpoint_id):
+        """Send a signed webhook.ping now; the answer is the attempt's outcome, failed or not"""
+        return ping(endpoint_id, current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
 
 
 @endpoints_blp.route("/<id:endpoint_id>/deliveries")

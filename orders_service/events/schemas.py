@@ -62,6 +62,34 @@ class WebhookEndpointPatchSchema(WebhookEndpointSchema):
         super().__init__(partial=True, **kwargs)
 
 
+class PingSchema(Schema):
+    eventId = ma.fields.String(
+        attribute="event_id",
+        required=True,
+        metadata={
+            "description": "The ping's webhook-id.",
+            "example": "evt_5f0c8e2a9b1d4c7e3a6b8d0f",
+        },
+    )
+    status = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The HTTP status answered; null when no answer came."},
+    )
+    durationMs = ma.fields.Integer(attribute="duration_ms", required=True)
+    error = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Why the attempt failed (as lastError says); null on a 2xx."},
+    )
+    responseBody = ma.fields.String(
+        attribute="response_body",
+        required=True,
+        allow_none=True,
+        metadata={"description": "The answer's first 1 KiB (as text); null when none came."},
+    )
+
+
 class DeliverySchema(Schema):
     id = ma.fields.Integer()
     eventId = ma.fields.String(attribute="event.uid")

@@ -4,7 +4,7 @@ import base64
 import json
 import secrets
 
-from ..database import db
+from ..database import db, utcnow
 from ..errors import DomainError, NotFound
 from ..pagination import keyset_query
 from .models import Delivery, Event, WebhookEndpoint
@@ -44,6 +44,23 @@ def update_endpoint(endpoint_id, changes):
         if columns:
             WebhookEndpoint.update(**columns).where(WebhookEndpoint.id == endpoint.id).execute()
     return get_endpoint(endpoint_id)
+
+
+def rotate_secret(endpoint_id, overlap):
+    """A new secret; the one it replaces signs every attempt too for `overlap` from now.
+
+    Rotating again within the overlap drops the secret before that one: a consumer holds two
+    at most, the newest and the one it may still be verifying with.
+    """
+    with db.atomic():
+        # One UPDATE (its SET reads the row as it was): of two rotations at once, the later
+        # keeps the earlier's secret as its previous one, never the secret both replaced.
+        WebhookEndpoint.update(
+            secret=new_secret(),
+            previous_secret=WebhookEndpoint.secret,
+            previous_secret_expires_at=utcnow() + overlap,
+        ).where(WebhookEndpoint.id == endpoint_id).execute()
+        return get_endpoint(endpoint_id)
 
 
 def delete_endpoint(endpoint_id):

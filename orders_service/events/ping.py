@@ -1,0 +1,42 @@
+"""A `webhook.ping` sent to one endpoint at once, outside the outbox, and what came of it."""
+
+import time
+from dataclasses import dataclass
+
+from ..database import release_connection, utcnow
+from .deliver import Attempt, post_signed
+from .outbox import envelope
+from .service import get_endpoint
+
+# As much of the answer as the attempts log keeps: enough to read an error page's gist.
+ANSWER_KEPT = 1024
+
+
+@dataclass(frozen=True)
+class PingResult:
+    event_id: str
+    status: int | None
+    duration_ms: int
+    error: str | None
+    response_body: str | None
+
+
+def ping(endpoint_id, timeout):
+    """POST a signed `webhook.ping` to the endpoint now, as a delivery's attempt would be sent
+    (same headers, secrets, timeout and Attempt), whether or not the endpoint is enabled.
+
+    Nothing is stored: no event, no delivery, and no other endpoint receives it.
+    """
+    endpoint = get_endpoint(endpoint_id)
+    uid, body = envelope("webhook.ping", {"endpointId": endpoint.id}, utcnow())
+    release_connection()  # not held while the subscriber takes its time
+    attempt = Attempt(endpoint.url, timeout, keep=ANSWER_KEPT)
+    started = time.monotonic()
+    status, error = post_signed(endpoint, uid, body, attempt)
+    return PingResult(
+        event_id=uid,
+        status=status,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        error=error,
+        response_body=None if status is None else attempt.answer.decode(errors="replace"),
+    )
