@@ -38,6 +38,7 @@ def base_config(database_url):
         "STRIPE_WEBHOOK_SECRET": None,
         "CURRENCY": "usd",
         "CORS_ORIGINS": [],
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,  # the subscribers of the tests are on loopback
     }
 
 

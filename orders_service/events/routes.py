@@ -10,6 +10,7 @@ from .schemas import (
     DeliverySchema,
     EventQueryArgsSchema,
     EventSchema,
+    WebhookEndpointCreateSchema,
     WebhookEndpointPatchSchema,
     WebhookEndpointSchema,
 )
@@ -52,7 +53,7 @@ class WebhookEndpoints(MethodView):
         return keyset_page(endpoints(), WebhookEndpoint.id, args, headers), headers
 
     @endpoints_blp.auth(admin=True)
-    @endpoints_blp.arguments(WebhookEndpointSchema)
+    @endpoints_blp.arguments(WebhookEndpointCreateSchema)
     @endpoints_blp.response(201, WebhookEndpointSchema, headers=LOCATION_DOC)
     def post(self, data):
         """Subscribe a URL to order events; the answer holds its signing secret"""
