@@ -82,17 +82,17 @@ class PinnedConnection(http.client.HTTPConnection):
     allow_private_targets = False
 
     def connect(self):
-        addresses = checked_addresses(self.host, self.allow_private_targets)
         error = OSError(f"{self.host} has no address")
-        for address in addresses:  # in the resolver's order, as socket.create_connection
+        # In the resolver's order, each in turn, as socket.create_connection tries them.
+        for address in checked_addresses(self.host, self.allow_private_targets):
             try:
                 self.sock = socket.create_connection((str(address), self.port), self.timeout)
-                break
             except OSError as failed:
                 error = failed
-        else:
-            raise error
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                continue
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return
+        raise error
 
 
 class PinnedHTTPSConnection(http.client.HTTPSConnection, PinnedConnection):

@@ -10,8 +10,10 @@ import idna
 MAX_URL = 2048
 # What an IRI's path, query and fragment may hold (RFC 3987); the stored URI %-encodes (as
 # UTF-8) what is not ASCII, so only URI_SAFE is left as it is.
-UCSCHAR = "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef" + "".join(
-    f"{chr(plane << 16)}-{chr((plane << 16) | 0xFFFD)}" for plane in range(1, 15)
+UCSCHAR = (
+    "\u00a0-\ud7ff\uf900-\ufdcf\ufdf0-\uffef"
+    + "".join(f"{chr(plane << 16)}-{chr((plane << 16) | 0xFFFD)}" for plane in range(1, 14))
+    + "\U000e1000-\U000efffd"
 )
 IPRIVATE = "\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd"
 PCHAR = rf"[A-Za-z0-9\-._~!$&'()*+,;=:@/{UCSCHAR}]|%[0-9A-Fa-f]{{2}}"
