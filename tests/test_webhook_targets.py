@@ -200,6 +200,7 @@ def test_a_patched_url_is_stored_in_its_ascii_form(client, admin):
         "https://hooks.example/%zz",
         "https://hooks.example/{id}",
         "https://hooks.example/a b",
+        "https://hooks.example/\U000e0001",  # a tag character: not in an IRI's path
         "https://hooks.example/\tx",
     ],
 )
