@@ -59,7 +59,7 @@ class Config:
         self.WEBHOOK_RETRY_SCHEDULE = _env("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         # Development delivers to loopback consumers; production only to public addresses.
         self.WEBHOOK_ALLOW_PRIVATE_TARGETS = as_bool(
-            _env("WEBHOOK_ALLOW_PRIVATE_TARGETS", self.APP_ENV == "development")
+            _env("WEBHOOK_ALLOW_PRIVATE_TARGETS", str(self.APP_ENV == "development"))
         )
         self.EVENT_RETENTION_DAYS = int(_env("EVENT_RETENTION_DAYS", "30"))
         self.MAX_PENDING_ORDERS = int(_env("MAX_PENDING_ORDERS", "5"))
