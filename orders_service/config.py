@@ -69,6 +69,10 @@ class Config:
         self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10"))
         self.WEBHOOK_RETRY_SCHEDULE = _env("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         self.WEBHOOK_SECRET_OVERLAP = _env("WEBHOOK_SECRET_OVERLAP", "24h")
+        # Development delivers to loopback consumers; production only to public addresses.
+        self.WEBHOOK_ALLOW_PRIVATE_TARGETS = as_bool(
+            _env("WEBHOOK_ALLOW_PRIVATE_TARGETS", str(self.APP_ENV == "development"))
+        )
         self.EVENT_RETENTION_DAYS = int(_env("EVENT_RETENTION_DAYS", "30"))
         self.MAX_PENDING_ORDERS = int(_env("MAX_PENDING_ORDERS", "5"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json")

@@ -25,7 +25,12 @@ def deliver(once, concurrency, metrics_port):
         schedule = parse_schedule(config["WEBHOOK_RETRY_SCHEDULE"])
     except ValueError as error:
         raise click.ClickException(f"WEBHOOK_RETRY_SCHEDULE: {error}") from None
-    settings = Settings(config["WEBHOOK_TIMEOUT_SECONDS"], schedule, concurrency)
+    settings = Settings(
+        config["WEBHOOK_TIMEOUT_SECONDS"],
+        schedule,
+        concurrency,
+        allow_private_targets=config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
+    )
     deliverer = Deliverer(settings, config["DATABASE_URL"])
     previous = {signum: signal.signal(signum, deliverer.stop) for signum in STOP_SIGNALS}
     if metrics_port:

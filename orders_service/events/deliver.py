@@ -20,12 +20,12 @@ from ..config import parse_duration
 from ..database import db
 from ..ops.metrics import record_delivery, set_delivery_backlog
 from .claims import NOTIFY_CHANNEL, backlog, claim, record_result
+from .targets import Refused, checked_addresses
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 BACKLOG_EVERY_SECONDS = 5.0
 USER_AGENT = "orders-service-webhooks/1"
-CONNECTIONS = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,7 @@ class Settings:
     timeout: float
     schedule: tuple  # timedeltas: the wait before each retry
     concurrency: int = 8
+    allow_private_targets: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS
 
     @property
     def lease(self):
@@ -48,10 +49,11 @@ def parse_schedule(text):
     return waits
 
 
-def send(delivery, timeout):
+def send(delivery, settings):
     """One signed POST of the event; (HTTP status or None, None if delivered else why not)."""
     endpoint, event = delivery.endpoint, delivery.event
-    return post_signed(endpoint, event.uid, event.body, Attempt(endpoint.url, timeout))
+    attempt = Attempt(endpoint.url, settings.timeout, settings.allow_private_targets)
+    return post_signed(endpoint, event.uid, event.body, attempt)
 
 
 def post_signed(endpoint, uid, body, attempt):
@@ -71,6 +73,8 @@ def post_signed(endpoint, uid, body, attempt):
     }
     try:
         status = attempt.post(body.encode(), headers)
+    except Refused as refused:
+        return None, f"refused: {refused}"
     except (OSError, http.client.HTTPException) as error:
         if attempt.timed_out or isinstance(error, TimeoutError):
             return None, f"timed out after {attempt.timeout:g}s"
@@ -78,6 +82,30 @@ def post_signed(endpoint, uid, body, attempt):
     if 200 <= status < 300:
         return status, None
     return status, f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
+
+
+class PinnedConnection(http.client.HTTPConnection):
+    """Connects to the addresses of the one lookup its policy checked: http.client would look
+    the name up again, and an answer changed meanwhile (DNS rebinding) would go unchecked."""
+
+    allow_private_targets = False
+
+    def connect(self):
+        error = OSError(f"{self.host} has no address")
+        # In the resolver's order, each in turn, as socket.create_connection tries them.
+        for address in checked_addresses(self.host, self.allow_private_targets):
+            try:
+                self.sock = socket.create_connection((str(address), self.port), self.timeout)
+            except OSError as failed:
+                error = failed
+                continue
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return
+        raise error
+
+
+class PinnedHTTPSConnection(http.client.HTTPSConnection, PinnedConnection):
+    """TLS over the pinned socket: SNI and the certificate check still use the host's name."""
 
 
 class Attempt:
@@ -90,12 +118,11 @@ class Attempt:
     counts) into `answer`, within the same deadline; redirects are not followed.
     """
 
-    def __init__(self, url, timeout, keep=0):
+    def __init__(self, url, timeout, allow_private_targets=False, keep=0):
         parts = urlsplit(url)
-        kind = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
+        kind = PinnedHTTPSConnection if parts.scheme == "https" else PinnedConnection
         self.connection = kind(parts.hostname, parts.port, timeout=timeout)
+        self.connection.allow_private_targets = allow_private_targets
         self.target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
@@ -186,7 +213,7 @@ class Deliverer:
     def attempt(self, delivery):
         try:
             try:
-                status, error = send(delivery, self.settings.timeout)
+                status, error = send(delivery, self.settings)
             except Exception as unexpected:
                 # Counted as a failed attempt, so the delivery follows the schedule to `failed`
                 # instead of being claimed again forever, holding back its order's later events.

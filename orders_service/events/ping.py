@@ -21,7 +21,7 @@ class PingResult:
     response_body: str | None
 
 
-def ping(endpoint_id, timeout):
+def ping(endpoint_id, timeout, allow_private_targets):
     """POST a signed `webhook.ping` to the endpoint now, as a delivery's attempt would be sent
     (same headers, secrets, timeout and Attempt), whether or not the endpoint is enabled.
 
@@ -30,7 +30,7 @@ def ping(endpoint_id, timeout):
     endpoint = get_endpoint(endpoint_id)
     uid, body = envelope("webhook.ping", {"endpointId": endpoint.id}, utcnow())
     release_connection()  # not held while the subscriber takes its time
-    attempt = Attempt(endpoint.url, timeout, keep=ANSWER_KEPT)
+    attempt = Attempt(endpoint.url, timeout, allow_private_targets, keep=ANSWER_KEPT)
     started = time.monotonic()
     status, error = post_signed(endpoint, uid, body, attempt)
     return PingResult(

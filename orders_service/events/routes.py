@@ -13,6 +13,7 @@ from .schemas import (
     EventQueryArgsSchema,
     EventSchema,
     PingSchema,
+    WebhookEndpointCreateSchema,
     WebhookEndpointPatchSchema,
     WebhookEndpointSchema,
 )
@@ -65,7 +66,7 @@ class WebhookEndpoints(MethodView):
         return keyset_page(endpoints(), WebhookEndpoint.id, args, headers), headers
 
     @endpoints_blp.auth(admin=True)
-    @endpoints_blp.arguments(WebhookEndpointSchema)
+    @endpoints_blp.arguments(WebhookEndpointCreateSchema)
     @endpoints_blp.response(201, WebhookEndpointSchema, headers=LOCATION_DOC)
     def post(self, data):
         """Subscribe a URL to order events; the answer holds its signing secret"""
@@ -117,7 +118,10 @@ class WebhookEndpointPing(MethodView):
     @endpoints_blp.errors(404)
     def post(self, endpoint_id):
         """Send a signed webhook.ping now; the answer is the attempt's outcome, failed or not"""
-        return ping(endpoint_id, current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
+        config = current_app.config
+        return ping(
+            endpoint_id, config["WEBHOOK_TIMEOUT_SECONDS"], config["WEBHOOK_ALLOW_PRIVATE_TARGETS"]
+        )
 
 
 @endpoints_blp.route("/<id:endpoint_id>/deliveries")

@@ -3,11 +3,15 @@
 import base64
 import json
 import secrets
+from urllib.parse import urlsplit
+
+from flask import current_app
 
 from ..database import db, utcnow
 from ..errors import DomainError, NotFound
 from ..pagination import keyset_query
 from .models import Delivery, Event, WebhookEndpoint
+from .targets import Refused, checked_addresses
 
 FIELDS = {"url": "url", "description": "description", "enabled": "enabled"}
 
@@ -15,6 +19,20 @@ FIELDS = {"url": "url", "description": "description", "enabled": "enabled"}
 def new_secret():
     """The Standard Webhooks form: whsec_ + base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_target(url):
+    """A 400 for a URL whose host is, or now resolves to, a refused address; a name that does
+    not resolve (yet) passes, as the deliverer checks the address of every attempt anyway."""
+    if current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"]:
+        return
+    try:
+        checked_addresses(urlsplit(url).hostname, allow_private=False)
+    except Refused as refused:
+        reason = f"Refused: {refused}; webhooks go to public addresses only."
+        raise DomainError(f"url: {reason}", {"json": {"url": [reason]}}) from None
+    except OSError:
+        pass
 
 
 def _columns(data):
@@ -26,6 +44,7 @@ def _columns(data):
 
 
 def create_endpoint(data):
+    check_target(data["url"])
     return WebhookEndpoint.create(secret=new_secret(), **_columns(data))
 
 
@@ -38,6 +57,8 @@ def get_endpoint(endpoint_id):
 
 def update_endpoint(endpoint_id, changes):
     """Change what is given; events already written keep the deliveries they have."""
+    if "url" in changes:
+        check_target(changes["url"])  # before the transaction: it may wait on DNS
     with db.atomic():
         endpoint = get_endpoint(endpoint_id)
         columns = _columns(changes)
