@@ -176,3 +176,21 @@ def test_https_to_the_pinned_address_checks_the_certificate_against_the_name(
         assert subscriber.received == []
         assert "CERTIFICATE_VERIFY_FAILED" in delivery["lastError"]
         assert "hooks.test" in delivery["lastError"]
+
+
+def test_a_ping_to_a_name_that_now_resolves_to_loopback_is_refused_and_sends_nothing(
+    strict_client, admin, network
+):
+    with Subscriber() as subscriber:
+        port = subscriber.server.server_address[1]
+        network.dns.answer("rebind.test", [PUBLIC], ["127.0.0.1"])
+        endpoint = subscribe(strict_client, admin, f"http://rebind.test:{port}/hook")
+
+        response = strict_client.post(f"/webhook-endpoints/{endpoint['id']}/ping", headers=admin)
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["error"] == (
+        "refused: rebind.test resolves to 127.0.0.1, a loopback address"
+    )
+    assert response.get_json()["status"] is None
+    assert subscriber.received == []
