@@ -132,7 +132,8 @@ class Duration(click.ParamType):
     type=Duration(),
     default="30d",
     show_default=True,
-    help="Paid orders placed within this are re-read for refunds (pending ones always).",
+    help="Paid orders placed within this are re-read for refunds and disputes (pending ones, "
+    "and those with an open dispute, always).",
 )
 def reconcile(refunds_within):
     """Re-read the intents of unfinished orders and apply what the webhooks missed."""
@@ -141,7 +142,7 @@ def reconcile(refunds_within):
     changed = set()
     for order_id, outcome in reconcile_orders(refunds_within):
         click.echo(f"order {order_id}: {outcome}")
-        if outcome in {"paid", "canceled", "refunded"}:
+        if outcome in {"paid", "canceled", "refunded"} or outcome.startswith("dispute updated"):
             changed.add(order_id)
     click.echo(f"reconcile: {len(changed)} orders changed.")
 

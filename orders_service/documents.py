@@ -6,7 +6,7 @@ import marshmallow as ma
 from flask import Response
 
 from .database import db, is_sqlite
-from .fields import UTCDateTime
+from .fields import Embedded, UTCDateTime
 
 # A document and the id it is paged by (pagination.finish_page reads `.id`).
 Row = collections.namedtuple("Row", "id doc")
@@ -29,7 +29,8 @@ class Document:
 
     The fields are the schema's own, in their declared order: a field added to the schema is
     in the fast body too. `children` fills each List(Nested) field with the rows of another
-    model pointing at this one, in id order: {"products": OrderLine.order}.
+    model pointing at this one, in id order: {"products": OrderLine.order}. An Embedded field
+    is an object of the row's own columns, null while its first column is (as it dumps).
     """
 
     def __init__(self, schema, model, children=None):
@@ -37,7 +38,10 @@ class Document:
         self.fields = []
         for name, field in schema().dump_fields.items():
             key = field.data_key or name
-            if isinstance(field, ma.fields.List):
+            if isinstance(field, Embedded):
+                embedded = Document(type(field.schema), model)
+                self.fields.append((key, "embedded", embedded))
+            elif isinstance(field, ma.fields.List):
                 foreign_key = (children or {})[key]
                 child = Document(type(field.inner.schema), foreign_key.model)
                 self.fields.append((key, "children", (child, foreign_key)))
@@ -60,6 +64,14 @@ class Document:
         if kind == "children":
             child, foreign_key = detail
             return child.array_sql(f"{alias}.id", foreign_key, f"{alias}_c", sqlite)
+        if kind == "embedded":
+            first_column = f"{alias}.{quote(detail.fields[0][2])}"
+            value = (
+                f"CASE WHEN {first_column} IS NULL THEN NULL ELSE {detail.sql(alias, sqlite)} END"
+            )
+            # json() keeps it JSON, not text, in the outer object whatever SQLite does to a
+            # subtype through CASE.
+            return f"json({value})" if sqlite else value
         column = f"{alias}.{quote(detail)}"
         if kind == "timestamp":
             return TIMESTAMP[sqlite].format(column)

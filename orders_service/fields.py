@@ -58,3 +58,39 @@ class UTCDateTime(ma.fields.DateTime):
         if value.tzinfo is not None:
             value = value.astimezone(datetime.UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Embedded(ma.fields.Nested):
+    """An object made of some of the row's own columns (the nested schema's attributes), null
+    while its first field is: an order's `dispute` is its dispute_* columns, or null.
+
+    documents.Document writes the same object, or null, in SQL.
+    """
+
+    _CHECK_ATTRIBUTE = False  # the nested schema reads the row itself
+
+    def __init__(self, nested, **kwargs):
+        super().__init__(nested, allow_none=True, **kwargs)
+
+    def _serialize(self, nested_obj, attr, obj, **kwargs):
+        first = next(iter(self.schema.dump_fields.values()))
+        if first.get_value(obj, first.attribute or first.name) is None:
+            return None
+        return self.schema.dump(obj)
+
+
+class QueryTimestamp(ma.fields.AwareDateTime):
+    """An ISO 8601 moment with `Z` or an offset (a naive one would be a guess), as naive UTC:
+    how the database keeps every timestamp."""
+
+    default_error_messages = {
+        "invalid": "Not an ISO 8601 date and time, like 2026-03-01T00:00:00Z.",
+        "invalid_awareness": "Give the time zone: end with Z or an offset such as +02:00.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(datetime.UTC).replace(tzinfo=None)
+        except OverflowError:  # within a day of year 1 or 9999, out of range once in UTC
+            raise self.make_error("invalid") from None

@@ -15,6 +15,7 @@ ORDER_FIELDS = {
     "currency",
     "clientSecret",
     "status",
+    "dispute",  # SPEC, Refunds and disputes: null until the payment is disputed
 }
 
 
@@ -27,6 +28,7 @@ def test_the_documented_request_creates_a_priced_pending_order(client, customer,
     assert response.status_code == 201
     order = response.get_json()
     assert set(order) == ORDER_FIELDS
+    assert order["dispute"] is None
     assert order["userId"] == 7
     assert order["status"] == "pending"
     assert order["currency"] == "usd"

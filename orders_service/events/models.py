@@ -7,9 +7,10 @@ import peewee
 from ..database import BaseModel, utcnow
 from ..orders.models import Order
 
-TYPES = tuple(
+STATUS_TYPES = tuple(
     f"order.{name}" for name in ("created", "paid", "shipped", "completed", "canceled", "refunded")
 )
+TYPES = (*STATUS_TYPES, "order.dispute.updated")
 
 
 class Event(BaseModel):

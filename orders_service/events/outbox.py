@@ -18,14 +18,24 @@ def record_created(order):
     The UPDATE that made it visible set its `event_version` to 1.
     """
     first = OrderHistory.select().where(OrderHistory.order == order.id).order_by(OrderHistory.id)
-    _write(order, "order.created", None, 1, first.get().actor)
+    _write(order, "order.created", 1, first.get().actor, previousStatus=None)
 
 
 def record_transition(order, previous, actor):
     """The event of the status change whose history row was just written (none if invisible)."""
+    record_order_event(order, f"order.{order.status}", actor, previousStatus=previous)
+
+
+def record_order_event(order, event_type, actor, **data):
+    """The order's next event (none while it is invisible): `data` beside the order's body.
+
+    A status change gives previousStatus; a change that is not one (a dispute, a refund)
+    gives what changed: record_order_event(order, "order.dispute.updated", actor, dispute=…).
+    The caller holds the order's row lock (see next_version).
+    """
     if order.client_secret is None:
         return
-    _write(order, f"order.{order.status}", previous, next_version(order), actor)
+    _write(order, event_type, next_version(order), actor, **data)
 
 
 def next_version(order):
@@ -62,14 +72,9 @@ def envelope(event_type, data, now):
     return uid, json.dumps(body, separators=(",", ":"))
 
 
-def _write(order, event_type, previous, version, actor):
+def _write(order, event_type, version, actor, **data):
     now = utcnow()
-    data = {
-        "order": _order_body(order),
-        "previousStatus": previous,
-        "version": version,
-        "actor": actor,
-    }
+    data = {"order": _order_body(order), **data, "version": version, "actor": actor}
     uid, body = envelope(event_type, data, now)
     event = Event.create(
         uid=uid, type=event_type, order=order.id, version=version, created_at=now, body=body

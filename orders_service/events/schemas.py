@@ -3,8 +3,9 @@
 import marshmallow as ma
 
 from ..fields import MAX_ID, QueryInteger, Schema, StrictBoolean, UTCDateTime
+from ..orders.disputes import STATUSES as DISPUTE_STATUSES
 from ..orders.lifecycle import STATUSES
-from ..orders.schemas import OrderSchema
+from ..orders.schemas import DisputeSchema, OrderSchema
 from ..pagination import KeysetArgsSchema
 from .models import TYPES
 from .targets import MAX_URL, normalise_url
@@ -119,9 +120,28 @@ class EventOrderSchema(OrderSchema):
         exclude = ("clientSecret",)
 
 
+class DisputeChangeSchema(DisputeSchema):
+    """The dispute an order.dispute.updated reports, with Stripe's id and the status before."""
+
+    id = ma.fields.String(attribute="dispute_id", metadata={"example": "dp_1QxYz"})
+    previousStatus = ma.fields.String(
+        attribute="previous_status",
+        allow_none=True,
+        validate=ma.validate.OneOf(DISPUTE_STATUSES),
+        metadata={"description": "null for the first report of the dispute"},
+    )
+
+
 class EventDataSchema(Schema):
     order = ma.fields.Nested(EventOrderSchema)
-    previousStatus = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(STATUSES))
+    previousStatus = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.OneOf(STATUSES),
+        metadata={"description": "Status changes only (null for order.created)"},
+    )
+    dispute = ma.fields.Nested(
+        DisputeChangeSchema, metadata={"description": "order.dispute.updated only"}
+    )
     version = ma.fields.Integer(metadata={"description": "1 for order.created, then +1 a change"})
     actor = ma.fields.String()
 

@@ -4,6 +4,7 @@ from ..database import db, locked, utcnow
 from ..errors import Conflict
 from ..events import outbox
 from ..products.stock import give_back
+from .disputes import refuse_while_disputed
 from .models import Order, OrderHistory
 
 TRANSITIONS = {
@@ -44,12 +45,14 @@ def apply_transition(order_id, target, actor):
     """Move the order to `target` under a row lock, with its history row, in one transaction.
 
     Returns (order, changed). Setting the current status again changes nothing. A cancel
-    gives the order's stock back here, so that no path to `canceled` can forget it.
+    gives the order's stock back here, so that no path to `canceled` can forget it, and the
+    shipped hold of an open dispute is kept here, so that no path to `shipped` can pass it.
     """
     with db.atomic():
         order = locked(Order.select().where(Order.id == order_id)).get()
         if not check_transition(order.status, target):
             return order, False
+        refuse_while_disputed(order, target)
         OrderHistory.create(
             order=order.id, from_status=order.status, to_status=target, actor=actor, at=utcnow()
         )

@@ -28,12 +28,24 @@ class Order(BaseModel):
     # The version of the order's last event (events/outbox.py): 1 for order.created, then one
     # more for each status change, refund or dispute change, whatever events were pruned since.
     event_version = peewee.IntegerField(default=0)
+    # The payment's dispute as Stripe last reported it (payments/disputes.py); all null until
+    # one is opened. `dispute_as_of` is when Stripe made the event that said so.
+    dispute_id = peewee.CharField(max_length=255, null=True)
+    dispute_status = peewee.CharField(max_length=32, null=True)
+    dispute_reason = peewee.CharField(max_length=64, null=True)
+    dispute_amount_in_cents = peewee.BigIntegerField(null=True)
+    dispute_as_of = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "orders"
+        # A list is newest first by id; with a date filter, by (created_at, id), each filter
+        # leading its index so that any page is one range scan (orders/queries.py).
         indexes = (
             (("user_id", "id"), False),
             (("status", "id"), False),
+            (("created_at", "id"), False),
+            (("user_id", "created_at", "id"), False),
+            (("status", "created_at", "id"), False),
         )
 
 

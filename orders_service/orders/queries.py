@@ -41,17 +41,32 @@ _one_order = Statements(lambda owned: ORDER.select("o", "o.id = %s AND " + VISIB
 _one_history = Statements(
     lambda owned: ORDER.select("o", "o.id = %s AND " + VISIBLE + owned, body=_history)
 )
-_order_page = Statements(
-    lambda user, status, after: ORDER.select(
-        "o",
-        VISIBLE
-        + (" AND o.user_id = %s" if user else "")
-        + (" AND o.status = %s" if status else "")
-        + (" AND o.id < %s" if after else ""),
-        order_by="o.id DESC",
-        limit=True,
-    )
+
+
+# After the cursor in (created_at, id) order: the cursor's own created_at, then its id.
+AFTER_DATED_CURSOR = (
+    " AND (o.created_at, o.id) < ((SELECT c.created_at FROM orders AS c WHERE c.id = %s), %s)"
 )
+
+
+def _page(user, status, after, before, cursor):
+    """The statement of a page of orders: each filter given is one `%s` (the dated cursor two).
+
+    Newest first by id; with a date filter, by (created_at, id), so that the filters lead an
+    index ((created_at, id), or user_id or status before them) and any page of any range is
+    one range scan. The cursor is still an order id: the statement reads its created_at.
+    """
+    where = VISIBLE + (OWNED if user else "") + (" AND o.status = %s" if status else "")
+    if not (after or before):
+        where += " AND o.id < %s" if cursor else ""
+        return ORDER.select("o", where, order_by="o.id DESC", limit=True)
+    where += " AND o.created_at >= %s" if after else ""
+    where += " AND o.created_at < %s" if before else ""
+    where += AFTER_DATED_CURSOR if cursor else ""
+    return ORDER.select("o", where, order_by="o.created_at DESC, o.id DESC", limit=True)
+
+
+_order_page = Statements(_page)
 
 
 def visible_order(order_id):
@@ -88,24 +103,28 @@ def history_document(caller, order_id):
     return _owned_document(_one_history, caller, order_id)
 
 
-def orders_for(caller, user_id, status, starting_after, limit):
+def orders_for(caller, args):
     """A page (and one more) of what `caller` may list, as Rows (id, document): their own
-    orders, or, for an admin, everyone's or one user's."""
+    orders, or, for an admin, everyone's or one user's; filtered by `args` (the query's)."""
+    user_id = args.get("user_id")
     if not caller.is_admin:
         if user_id not in (None, caller.user_id):
             raise Forbidden("Only admins may list other users' orders.")
         user_id = caller.user_id
-    values = [user_id, status, starting_after]
-    sql = _order_page(*(value is not None for value in values))
-    return fetch(sql, [value for value in values if value is not None] + [limit + 1])
+    after, before = args.get("created_after"), args.get("created_before")
+    filters = [user_id, args.get("status"), after, before]
+    cursor = args.get("starting_after")
+    params = [value for value in filters if value is not None]
+    if cursor is not None:
+        dated = after is not None or before is not None
+        params += [cursor, cursor] if dated else [cursor]
+    sql = _order_page(*(value is not None for value in filters), cursor is not None)
+    return fetch(sql, [*params, args["limit"] + 1])
 
 
 def order_page_document(caller, args, headers):
     """The body of GET /orders (JSON bytes); a next Link in `headers` when more exist."""
-    rows = orders_for(
-        caller, args.get("user_id"), args.get("status"), args.get("starting_after"), args["limit"]
-    )
-    return as_array(finish_page(rows, Order.id, args, headers))
+    return as_array(finish_page(orders_for(caller, args), Order.id, args, headers))
 
 
 def attach_lines(orders):

@@ -2,8 +2,17 @@
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, QueryInteger, Schema, StrictInteger, UTCDateTime
+from ..fields import (
+    MAX_ID,
+    Embedded,
+    QueryInteger,
+    QueryTimestamp,
+    Schema,
+    StrictInteger,
+    UTCDateTime,
+)
 from ..pagination import KeysetArgsSchema
+from . import disputes
 from .lifecycle import STATUSES, normalize_status
 
 MAX_ITEMS = 100
@@ -89,6 +98,20 @@ class OrderLineSchema(Schema):
     priceInCents = ma.fields.Integer(attribute="price_in_cents")
 
 
+class DisputeSchema(Schema):
+    """The payment's dispute (chargeback or inquiry) as Stripe last reported it."""
+
+    status = ma.fields.String(
+        attribute="dispute_status",
+        validate=ma.validate.OneOf(disputes.STATUSES),
+        metadata={
+            "description": "Stripe's; shipping waits while it is " + ", ".join(disputes.OPEN)
+        },
+    )
+    reason = ma.fields.String(attribute="dispute_reason", metadata={"example": "fraudulent"})
+    amountInCents = ma.fields.Integer(attribute="dispute_amount_in_cents")
+
+
 class OrderSchema(Schema):
     id = ma.fields.Integer()
     userId = ma.fields.Integer(attribute="user_id")
@@ -98,11 +121,26 @@ class OrderSchema(Schema):
     currency = ma.fields.String()
     clientSecret = ma.fields.String(attribute="client_secret")
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
+    dispute = Embedded(DisputeSchema, metadata={"description": "null until one is opened"})
 
 
 class OrderQueryArgsSchema(KeysetArgsSchema):
     userId = QueryInteger(attribute="user_id", validate=ma.validate.Range(min=1, max=MAX_ID))
     status = Status()
+    createdAfter = QueryTimestamp(
+        attribute="created_after",
+        metadata={"description": "Orders created at or after this moment (Z or an offset)."},
+    )
+    createdBefore = QueryTimestamp(
+        attribute="created_before",
+        metadata={"description": "Orders created before this moment (Z or an offset)."},
+    )
+
+    @ma.validates_schema
+    def a_range_is_not_empty(self, data, **kwargs):
+        after, before = data.get("created_after"), data.get("created_before")
+        if after is not None and before is not None and after >= before:
+            raise ma.ValidationError("createdAfter must be earlier than createdBefore.")
 
 
 class StatusUpdateSchema(Schema):

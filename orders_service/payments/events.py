@@ -9,6 +9,8 @@ from ..errors import Conflict
 from ..orders.changes import held
 from ..orders.lifecycle import TRANSITIONS, TransitionRefused, apply_transition
 from ..orders.models import Order
+from .disputes import EVENT_TYPES as DISPUTE_EVENTS
+from .disputes import apply_dispute
 from .models import PaymentEvent
 
 log = logging.getLogger(__name__)
@@ -20,7 +22,7 @@ TARGETS = {
     "charge.refunded": "refunded",
 }
 PAYMENT_FAILED = "payment_intent.payment_failed"
-HANDLED = frozenset({*TARGETS, PAYMENT_FAILED})
+HANDLED = frozenset({*TARGETS, PAYMENT_FAILED, *DISPUTE_EVENTS})
 
 
 class NotApplicableYet(Conflict):
@@ -78,7 +80,10 @@ def apply_event(event, source="stripe", actor=None):
         except peewee.IntegrityError:
             return "duplicate"
         actor = actor or f"{source}:{event['id']}"
-        outcome, order_id = _apply(event_type, event["data"]["object"], actor)
+        if event_type in DISPUTE_EVENTS:
+            outcome, order_id = apply_dispute(event["data"]["object"], event.get("created"), actor)
+        else:
+            outcome, order_id = _apply(event_type, event["data"]["object"], actor)
         PaymentEvent.update(outcome=outcome[:255], order=order_id).where(
             PaymentEvent.id == event["id"]
         ).execute()

@@ -19,6 +19,18 @@ class Intent:
     amount_received: int = 0
     # Refunds leave a succeeded intent succeeded: they show on its charge.
     amount_refunded: int = 0
+    # So does a dispute: its charge says it was disputed (list_disputes tells how it stands).
+    disputed: bool = False
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """A payment's dispute as the provider has it now (Stripe's status, reason and amount)."""
+
+    id: str
+    status: str
+    reason: str
+    amount: int
 
 
 class PaymentError(DomainError):
@@ -71,6 +83,10 @@ class PaymentGateway(abc.ABC):
     @abc.abstractmethod
     def retrieve_intent(self, intent_id):
         """The provider's current view of an intent, or None where it keeps none."""
+
+    @abc.abstractmethod
+    def list_disputes(self, intent_id):
+        """The intent's disputes as the provider has them now, oldest first."""
 
 
 def build_gateway(config):

@@ -5,7 +5,14 @@ import logging
 import stripe
 
 from ..orders.models import Order
-from .gateway import Intent, PaymentError, PaymentGateway, PaymentRefused, PaymentUnavailable
+from .gateway import (
+    Dispute,
+    Intent,
+    PaymentError,
+    PaymentGateway,
+    PaymentRefused,
+    PaymentUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +100,7 @@ def as_intent(payment_intent):
         amount_received=obj.get("amount_received") or 0,
         # Only when asked to expand it is the charge an object rather than its id.
         amount_refunded=charge.get("amount_refunded", 0) if isinstance(charge, dict) else 0,
+        disputed=bool(charge.get("disputed")) if isinstance(charge, dict) else False,
     )
 
 
@@ -178,6 +186,18 @@ class StripeGateway(PaymentGateway):
             )
         except stripe.StripeError as error:
             raise translated(error) from error
+
+    def list_disputes(self, intent_id):
+        # A charge is disputed once; a page of 100 holds every dispute an intent can have.
+        try:
+            page = self.client.v1.disputes.list(params={"payment_intent": intent_id, "limit": 100})
+        except stripe.StripeError as error:
+            raise translated(error) from error
+        # Stripe lists newest first.
+        return [
+            Dispute(id=d.id, status=d.status, reason=d.reason, amount=d.amount)
+            for d in reversed(page.data)
+        ]
 
     def _keyed(self, order, action, call, made):
         """`call(options)` under the order's key for `action`, done at most once at Stripe.
