@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orders_service.database import db
+from orders_service.orders.disputes import STATUSES as DISPUTE_STATUSES
 from orders_service.orders.lifecycle import STATUSES
 from orders_service.orders.models import Order, OrderHistory, OrderLine
 from orders_service.orders.queries import attach_lines
@@ -40,15 +41,28 @@ lines = st.lists(
     ),
     max_size=12,
 )
-orders = st.fixed_dictionaries(
+# No dispute (all null), or one as Stripe reports it.
+disputes = st.just({}) | st.fixed_dictionaries(
     {
-        "user_id": st.sampled_from([CUSTOMER_ID, 1, BIG]),
-        "created_at": moments,
-        "status": st.sampled_from(STATUSES),
-        "amount_in_cents": st.integers(0, BIG),
-        "currency": st.text("abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=3),
-        "client_secret": texts.map(lambda text: "pi_" + text),
+        "dispute_id": texts.map(lambda text: "dp_" + text),
+        "dispute_status": st.sampled_from(DISPUTE_STATUSES),
+        "dispute_reason": texts.filter(bool).map(lambda text: text[:64]),
+        "dispute_amount_in_cents": st.integers(0, BIG),
     }
+)
+orders = st.builds(
+    lambda order, dispute: {**order, **dispute},
+    st.fixed_dictionaries(
+        {
+            "user_id": st.sampled_from([CUSTOMER_ID, 1, BIG]),
+            "created_at": moments,
+            "status": st.sampled_from(STATUSES),
+            "amount_in_cents": st.integers(0, BIG),
+            "currency": st.text("abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=3),
+            "client_secret": texts.map(lambda text: "pi_" + text),
+        }
+    ),
+    disputes,
 )
 history = st.lists(
     st.fixed_dictionaries(

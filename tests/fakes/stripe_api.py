@@ -57,8 +57,8 @@ OUTAGE = {"error": {"type": "api_error", "message": "Fake outage."}}
 
 
 class FakeStripe:
-    """Payment intents, their charges and refunds in memory; `mode` makes it fail ("fail") or
-    hang ("hang").
+    """Payment intents, their charges, refunds and disputes in memory; `mode` makes it fail
+    ("fail") or hang ("hang").
 
     As Stripe does, it saves the answer to a request with an `Idempotency-Key` once the
     endpoint began, a 500 included, and replays it (`Idempotent-Replayed: true`) to every
@@ -76,6 +76,7 @@ class FakeStripe:
         self.intents = {}
         self.charges = {}
         self.refunds = []
+        self.disputes = {}
         self.requests = []
         self.mode = None
         # A message to refuse every new intent with, as Stripe refuses one it will never make.
@@ -126,9 +127,44 @@ class FakeStripe:
                     "currency": intent["currency"],
                     "payment_intent": intent_id,
                     "refunded": False,
+                    "disputed": False,
                     "status": "succeeded",
                 }
         return dict(intent)
+
+    def open_dispute(self, intent_id, status="needs_response", reason="fraudulent", amount=None):
+        """The cardholder's bank disputes the intent's charge (an inquiry if status is
+        warning_*): the Dispute object as Stripe's events carry it."""
+        with self._lock:
+            intent = self.intents[intent_id]
+            charge = self.charges[intent["latest_charge"]]
+            charge["disputed"] = True
+            dispute = {
+                "id": f"dp_fake{next(self._ids):06d}",
+                "object": "dispute",
+                "amount": charge["amount"] if amount is None else amount,
+                "balance_transactions": [],
+                "charge": charge["id"],
+                "created": int(time.time()),
+                "currency": charge["currency"],
+                "evidence_details": {"due_by": int(time.time()) + 7 * 86400, "submission_count": 0},
+                "is_charge_refundable": status.startswith("warning_"),
+                "livemode": False,
+                "metadata": {},
+                "payment_intent": intent_id,
+                "reason": reason,
+                "status": status,
+            }
+            self.disputes[dispute["id"]] = dispute
+            return dict(dispute)
+
+    def update_dispute(self, dispute_id, **changes):
+        """The dispute moves on (`status`, `reason`…), as evidence, the bank or an appeal
+        would move it; closing it is a status of won, lost or warning_closed."""
+        with self._lock:
+            dispute = self.disputes[dispute_id]
+            dispute.update(changes)
+            return dict(dispute)
 
     def refund_in_dashboard(self, intent_id):
         """A full refund made outside the service; the intent still reads `succeeded`."""
@@ -199,6 +235,8 @@ class FakeStripe:
             return self._refund(form)
         if method == "GET" and path == "/v1/payment_intents/search":
             return self._search(form.get("query", ""))
+        if method == "GET" and path == "/v1/disputes":
+            return self._list_disputes(form)
         match = re.fullmatch(r"/v1/payment_intents/([^/]+)(/cancel)?", path)
         if match:
             intent = self.intents.get(match[1])
@@ -257,6 +295,24 @@ class FakeStripe:
             "has_more": False,
             "next_page": None,
             "url": "/v1/payment_intents/search",
+        }
+
+    def _list_disputes(self, form):
+        """Stripe's list of disputes, newest first, filtered by `payment_intent` or `charge`."""
+        wanted = {k: form[k] for k in ("payment_intent", "charge") if k in form}
+        limit = int(form.get("limit", 10))
+        with self._lock:
+            found = [
+                dict(dispute)
+                for dispute in self.disputes.values()
+                if all(dispute[k] == v for k, v in wanted.items())
+            ]
+        found.sort(key=lambda dispute: (dispute["created"], dispute["id"]), reverse=True)
+        return {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit,
+            "url": "/v1/disputes",
         }
 
     def _expanded(self, intent, fields):

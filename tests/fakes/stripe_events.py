@@ -16,13 +16,13 @@ def signature_header(payload, secret, timestamp=None):
     return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def event(event_type, obj, event_id=None):
-    """A Stripe event wrapping `obj`."""
+def event(event_type, obj, event_id=None, created=None):
+    """A Stripe event wrapping `obj`, made now (or at `created`, Unix seconds)."""
     return {
         "id": event_id or f"evt_{uuid.uuid4().hex[:24]}",
         "object": "event",
         "type": event_type,
-        "created": int(time.time()),
+        "created": int(time.time()) if created is None else created,
         "data": {"object": obj},
     }
 
