@@ -40,7 +40,8 @@ def seed_statements(count, step):
     return [
         f"""
         INSERT INTO orders (id, user_id, created_at, status, amount_in_cents, currency,
-                            payment_intent_id, client_secret)
+                            payment_intent_id, client_secret, payment_key_generation,
+                            event_version)
         SELECT g,
                CASE WHEN mod(g, {step}) = 0 THEN {BENCH_USER} ELSE 2 + mod(g, {OTHER_USERS}) END,
                now() - ({count} - g) * interval '1 minute',
@@ -48,7 +49,9 @@ def seed_statements(count, step):
                (SELECT sum(quantity * {PRICE}) FROM ({LINE_OF}) AS line),
                'usd',
                'pi_bench' || g,
-               'pi_bench' || g || '_secret_bench'
+               'pi_bench' || g || '_secret_bench',
+               0,
+               1
         FROM generate_series(1, {count}) AS g
         """,
         f"""
@@ -127,6 +130,19 @@ def seed_orders(url, count):
         conn.execute("VACUUM ANALYZE order_line")
         conn.execute("VACUUM ANALYZE product")
     return [step * i for i in range(1, USER_ORDERS + 1)]
+
+
+def created_at(url, order_ids):
+    """The creation times of `order_ids`, in their order, as the API reads them (UTC, Z)."""
+    with connect(url) as conn:
+        rows = dict(
+            conn.execute(
+                'SELECT id, to_char(created_at, \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') FROM orders'
+                " WHERE id = ANY(%s)",
+                (list(order_ids),),
+            ).fetchall()
+        )
+    return [rows[order_id] for order_id in order_ids]
 
 
 def table_size(url):

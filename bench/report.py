@@ -15,6 +15,8 @@ LABELS = {
     "peer-2": "peer GET /orders?limit=20",
     "3-small": "3 deep cursor, {small:,} orders",
     "3-large": "3 deep cursor, {large:,} orders",
+    "7-small": "7 admin date range, {small:,} orders",
+    "7-large": "7 admin date range, {large:,} orders",
     "4-fast": "4 POST /orders/new, Stripe 0 ms",
     "4-slow": "4 POST /orders/new, Stripe {delay:g} ms",
     "5": "5 worker RSS, {memory:,} requests once warm",
@@ -94,6 +96,8 @@ def build(args, runs, memory, started, settings, seed_seconds, body_bytes):
         _row("peer-2", args, peer_page, target="reference for 2's cpu"),
         _row("3-small", args, best(runs["3-small"]), target="reference for 3"),
         _ratio_row("3-large", args, best(runs["3-large"]), best(runs["3-small"]), 0.9, "small"),
+        _row("7-small", args, best(runs["7-small"]), target="reference for 7"),
+        _ratio_row("7-large", args, best(runs["7-large"]), best(runs["7-small"]), 0.9, "small"),
         _row("4-fast", args, best(runs["4-fast"]), target="reference for 4"),
         _ratio_row("4-slow", args, best(runs["4-slow"]), best(runs["4-fast"]), 0.8, "0 ms"),
     ]

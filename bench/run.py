@@ -27,7 +27,7 @@ def parse_args(argv=None):
     parser.add_argument("--warmup", type=float, default=3, help="each discarded warm-up run")
     parser.add_argument("--rounds", type=int, default=2, help="runs of each scenario (best kept)")
     parser.add_argument("--small", type=int, default=1_000, help="orders in the table at first")
-    parser.add_argument("--large", type=int, default=1_000_000, help="orders for scenario 3")
+    parser.add_argument("--large", type=int, default=1_000_000, help="orders for scenarios 3, 7")
     parser.add_argument("--memory-requests", type=int, default=100_000)
     parser.add_argument("--delay-ms", type=float, default=200, help="the slow Stripe fake")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
@@ -45,6 +45,16 @@ def parse_args(argv=None):
 
 def deep_page(order_ids):
     return {"BENCH_PATHS": f"/orders?limit=20&starting_after={order_ids[DEEP]}"}
+
+
+def date_range(url, count, admin_token):
+    """Scenario 7: an admin's orders created between the table's 30th and 60th percentiles
+    (ids and creation times grow together in the seed), its first page and a page from a
+    cursor halfway down the range: 150 orders deep at 1,000, 150,000 at 1,000,000."""
+    lower, upper, cursor = (count * share // 100 for share in (30, 60, 45))
+    after, before = data.created_at(url, (lower, upper))
+    window = f"/orders?limit=20&createdAfter={after}&createdBefore={before}"
+    return {"BENCH_PATHS": f"{window} {window}&starting_after={cursor}", "BENCH_TOKEN": admin_token}
 
 
 def scenarios(order_ids, delay_ms):
@@ -72,7 +82,7 @@ def run_round(args, targets, fake, token, runs):
     for key, server, connections, delay, env in targets:
         fake.delay_seconds = delay
         url = f"http://127.0.0.1:{runs['_servers'][server].port}"
-        env = {**env, "BENCH_TOKEN": token}
+        env = {"BENCH_TOKEN": token, **env}  # a scenario may bring its own (an admin's)
         if args.warmup:
             load.wrk(url, SCRIPT, args.warmup, connections, env)
         master = runs["_servers"][server].process.pid
@@ -160,6 +170,7 @@ def main(argv=None):
     fake = servers.start_fake_stripe()
     service = servers.start_service(small_url, fake, logs)
     token = issue_token(service.env, data.BENCH_USER, ttl=3600)
+    admin_token = issue_token(service.env, data.BENCH_USER, admin=True, ttl=3600)
     runs = {}
     # Two servers on one database at once (scenario 3's, the service's reads and the peer's):
     # each gets half the pool, so together they stay under PostgreSQL's max_connections (a
@@ -173,6 +184,8 @@ def main(argv=None):
             deep = [
                 ("3-small", "small", 32, 0, deep_page(order_ids)),
                 ("3-large", "large", 32, 0, deep_page(large_ids)),
+                ("7-small", "small", 32, 0, date_range(small_url, args.small, admin_token)),
+                ("7-large", "large", 32, 0, date_range(large_url, args.large, admin_token)),
             ]
             for number in range(1, args.rounds + 1):
                 print(f"round {number}/{args.rounds}: {args.small:,} and {args.large:,} orders")
