@@ -10,6 +10,7 @@ from .database import apply_migrations, db, migration_runner
 from .events.cli import events_cli
 from .leads.models import LeadStatus
 from .leads.service import lock_the_board
+from .orders.disputes import STATUSES as DISPUTE_STATUSES
 from .products.models import Product
 
 DEMO_CATALOG = (
@@ -113,6 +114,19 @@ def simulate(order_id, outcome):
     from .payments.simulate import simulated_event
 
     event = simulated_event(order_id, outcome)
+    click.echo(f"{event['id']} {event['type']}: {apply_event(event, source='local')}")
+
+
+@payments_cli.command("dispute")
+@click.argument("order_id", type=int)
+@click.argument("status", type=click.Choice(DISPUTE_STATUSES))
+@click.option("--reason", default="fraudulent", show_default=True)
+def dispute(order_id, status, reason):
+    """Feed a dispute of ORDER_ID's payment, now STATUS, through the webhook's handling."""
+    from .payments.events import apply_event
+    from .payments.simulate import simulated_dispute
+
+    event = simulated_dispute(order_id, status, reason)
     click.echo(f"{event['id']} {event['type']}: {apply_event(event, source='local')}")
 
 

@@ -89,3 +89,28 @@ def test_simulate_refuses_an_unknown_order(runner):
     result = runner.invoke(args=["payments", "simulate", "999", "succeeded"])
     assert result.exit_code != 0
     assert "no payment intent" in result.output
+
+
+def test_a_simulated_dispute_holds_shipping_until_it_is_won(client, runner, admin, place_order):
+    order = place_order()
+    simulate(runner, order["id"], "succeeded")
+
+    def dispute(status):
+        result = runner.invoke(args=["payments", "dispute", str(order["id"]), status])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def ship():
+        body = {"orderId": order["id"], "status": "shipped"}
+        return client.post("/orders/status-update", json=body, headers=admin).status_code
+
+    assert "charge.dispute.updated: dispute updated: needs_response" in dispute("needs_response")
+    assert ship() == 409
+    assert "dispute updated: won" in dispute("won")
+    assert ship() == 200
+    shown = client.get(f"/orders/{order['id']}", headers=admin).get_json()["dispute"]
+    assert shown == {
+        "status": "won",
+        "reason": "fraudulent",
+        "amountInCents": order["amountInCents"],
+    }

@@ -19,10 +19,40 @@ INTENT_STATUS = {
 }
 
 
-def simulated_event(order_id, outcome):
+def _order_with_intent(order_id):
     order = Order.get_or_none(Order.id == order_id)
     if order is None or order.payment_intent_id is None:
         raise click.ClickException(f"Order {order_id} has no payment intent.")
+    return order
+
+
+def _event(event_type, obj):
+    return {
+        "id": stripe_like_id("evt"),
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "data": {"object": obj},
+    }
+
+
+def simulated_dispute(order_id, status, reason):
+    """charge.dispute.updated for the order's payment: its one dispute, now `status`."""
+    order = _order_with_intent(order_id)
+    dispute = {
+        "id": f"dp_local_{order.id}",
+        "object": "dispute",
+        "amount": order.amount_in_cents,
+        "currency": order.currency,
+        "payment_intent": order.payment_intent_id,
+        "reason": reason,
+        "status": status,
+    }
+    return _event("charge.dispute.updated", dispute)
+
+
+def simulated_event(order_id, outcome):
+    order = _order_with_intent(order_id)
     intent = {
         "id": order.payment_intent_id,
         "object": "payment_intent",
@@ -34,10 +64,4 @@ def simulated_event(order_id, outcome):
     }
     if outcome == "failed":
         intent["last_payment_error"] = {"message": "Your card was declined (simulated)."}
-    return {
-        "id": stripe_like_id("evt"),
-        "object": "event",
-        "type": EVENT_TYPES[outcome],
-        "created": int(time.time()),
-        "data": {"object": intent},
-    }
+    return _event(EVENT_TYPES[outcome], intent)
