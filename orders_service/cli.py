@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .auth import issue_token
+from .config import parse_duration
 from .database import apply_migrations, db, migration_runner
 from .events.cli import events_cli
 from .leads.models import LeadStatus
@@ -119,8 +120,6 @@ class Duration(click.ParamType):
     name = "duration"
 
     def convert(self, value, param, ctx):
-        from .orders.housekeeping import parse_duration
-
         try:
             return parse_duration(value)
         except ValueError as error:

@@ -1,5 +1,6 @@
 """Configuration read from the environment, and the checks production insists on."""
 
+import datetime
 import os
 import re
 
@@ -13,6 +14,8 @@ JWT_ALGORITHMS = frozenset(
 DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"
 # An HMAC key shorter than its hash's output is weaker than the hash: RFC 7518, section 3.2.
 HS_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
+DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class ConfigError(RuntimeError):
@@ -25,6 +28,14 @@ def as_bool(value):
 
 def as_list(value):
     return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def parse_duration(text):
+    """'30m', '24h', '7d' as a timedelta; ValueError for anything else."""
+    match = DURATION.match(text)
+    if not match or int(match[1]) == 0:
+        raise ValueError(f"{text!r} is not a duration like 30m, 24h or 7d")
+    return datetime.timedelta(**{UNITS[match[2]]: int(match[1])})
 
 
 def _env(name, default=None):

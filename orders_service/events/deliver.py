@@ -16,9 +16,9 @@ import peewee
 import psycopg
 from standardwebhooks.webhooks import Webhook
 
+from ..config import parse_duration
 from ..database import db
 from ..ops.metrics import record_delivery, set_delivery_backlog
-from ..orders.housekeeping import parse_duration
 from .claims import NOTIFY_CHANNEL, backlog, claim, record_result
 
 log = logging.getLogger(__name__)

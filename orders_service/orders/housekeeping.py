@@ -1,24 +1,10 @@
 """Order housekeeping for cron: cancel orders left unpaid too long."""
 
-import datetime
-import re
-
 from ..database import utcnow
 from ..payments.gateway import PaymentError
 from .changes import ChangeInProgress, change_status
 from .lifecycle import TransitionRefused
 from .models import Order
-
-DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def parse_duration(text):
-    """'30m', '24h', '7d' as a timedelta; ValueError for anything else."""
-    match = DURATION.match(text)
-    if not match or int(match[1]) == 0:
-        raise ValueError(f"{text!r} is not a duration like 30m, 24h or 7d")
-    return datetime.timedelta(**{UNITS[match[2]]: int(match[1])})
 
 
 def expire_unpaid(older_than):
