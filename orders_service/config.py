@@ -69,6 +69,7 @@ class Config:
         self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10"))
         self.WEBHOOK_RETRY_SCHEDULE = _env("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         self.EVENT_RETENTION_DAYS = int(_env("EVENT_RETENTION_DAYS", "30"))
+        self.WEBHOOK_DISABLE_AFTER = _env("WEBHOOK_DISABLE_AFTER", "5d")
         self.MAX_PENDING_ORDERS = int(_env("MAX_PENDING_ORDERS", "5"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()

@@ -8,7 +8,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from orders_service.events import deliver as deliver_module
-from orders_service.events.claims import claim, record_result
+from orders_service.database import utcnow
+from orders_service.events.claims import Outcome, claim, record_result
 from orders_service.events.deliver import Deliverer, Settings
 from orders_service.events.models import Delivery
 from orders_service.orders.models import Order
@@ -264,9 +265,10 @@ def test_a_lapsed_claim_is_due_again_and_its_late_result_is_not_recorded(pending
 
     assert {d.id for d in again} == {d.id for d in lapsed} == pending
     assert {d.attempts for d in again} == {2}
-    assert record_result(lapsed[0], 204, None, SCHEDULE) is None
+    answered = Outcome(utcnow(), 5, 204, None, "")
+    assert record_result(lapsed[0], answered, SCHEDULE) is None
     assert Delivery.get_by_id(lapsed[0].id).state == "pending"
-    assert record_result(again[0], 204, None, SCHEDULE) == "delivered"
+    assert record_result(again[0], answered, SCHEDULE) == "delivered"
 
 
 def test_the_backlog_gauge_counts_pending_deliveries(pending):

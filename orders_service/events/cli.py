@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from prometheus_client import start_http_server
 
+from ..config import parse_duration
 from ..ops.metrics import registry
 from .deliver import Deliverer, Settings, parse_schedule
 
@@ -21,11 +22,12 @@ events_cli = AppGroup("events", help="Order events: deliver webhooks to subscrib
 def deliver(once, concurrency, metrics_port):
     """Send pending deliveries, signed, with retries; SIGTERM stops after those in flight."""
     config = current_app.config
-    try:
-        schedule = parse_schedule(config["WEBHOOK_RETRY_SCHEDULE"])
-    except ValueError as error:
-        raise click.ClickException(f"WEBHOOK_RETRY_SCHEDULE: {error}") from None
-    settings = Settings(config["WEBHOOK_TIMEOUT_SECONDS"], schedule, concurrency)
+    settings = Settings(
+        config["WEBHOOK_TIMEOUT_SECONDS"],
+        _setting("WEBHOOK_RETRY_SCHEDULE", parse_schedule),
+        concurrency,
+        _setting("WEBHOOK_DISABLE_AFTER", parse_duration),
+    )
     deliverer = Deliverer(settings, config["DATABASE_URL"])
     previous = {signum: signal.signal(signum, deliverer.stop) for signum in STOP_SIGNALS}
     if metrics_port:
@@ -37,3 +39,11 @@ def deliver(once, concurrency, metrics_port):
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     click.echo(f"events deliver: stopped after {attempts} attempts.")
+
+
+def _setting(name, parse):
+    """The setting `name` read by `parse`; a message naming it if it cannot be."""
+    try:
+        return parse(current_app.config[name])
+    except ValueError as error:
+        raise click.ClickException(f"{name}: {error}") from None

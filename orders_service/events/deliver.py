@@ -17,13 +17,16 @@ import psycopg
 from standardwebhooks.webhooks import Webhook
 
 from ..config import parse_duration
-from ..database import db
+from ..database import db, utcnow
 from ..ops.metrics import record_delivery, set_delivery_backlog
-from .claims import NOTIFY_CHANNEL, backlog, claim, record_result
+from .answers import as_text, first_bytes
+from .claims import NOTIFY_CHANNEL, Outcome, backlog, claim, record_result
+from .liveness import disable_dead_endpoints
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 BACKLOG_EVERY_SECONDS = 5.0
+DEAD_ENDPOINTS_EVERY_SECONDS = 60.0
 USER_AGENT = "orders-service-webhooks/1"
 CONNECTIONS = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
 
@@ -33,6 +36,7 @@ class Settings:
     timeout: float
     schedule: tuple  # timedeltas: the wait before each retry
     concurrency: int = 8
+    disable_after: datetime.timedelta | None = None  # None: endpoints are never disabled
 
     @property
     def lease(self):
@@ -49,7 +53,8 @@ def parse_schedule(text):
 
 
 def send(delivery, timeout):
-    """One signed POST of the event; (HTTP status or None, None if delivered else why not)."""
+    """One signed POST of the event; (HTTP status or None, None if delivered else why not, the
+    answer's first KiB as text or None if no answer came)."""
     event = delivery.event
     now = datetime.datetime.now(datetime.UTC)
     headers = {
@@ -64,11 +69,13 @@ def send(delivery, timeout):
         status = attempt.post(event.body.encode(), headers)
     except (OSError, http.client.HTTPException) as error:
         if attempt.timed_out or isinstance(error, TimeoutError):
-            return None, f"timed out after {timeout:g}s"
-        return None, f"{type(error).__name__}: {error}"
+            return None, f"timed out after {timeout:g}s", None
+        return None, f"{type(error).__name__}: {error}", None
+    answer = as_text(attempt.answer)
     if 200 <= status < 300:
-        return status, None
-    return status, f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
+        return status, None, answer
+    redirect = " (redirects are not followed)" if status < 400 else ""
+    return status, f"HTTP {status}{redirect}", answer
 
 
 class Attempt:
@@ -76,8 +83,9 @@ class Attempt:
 
     A socket timeout bounds each read, not the exchange: a subscriber dripping its answer a
     byte at a time would hold the attempt past its lease, and another deliverer would send the
-    same delivery meanwhile. A watchdog shuts the socket down at the deadline instead. The
-    answer's body is never read (only its status counts), and redirects are not followed.
+    same delivery meanwhile. A watchdog shuts the socket down at the deadline instead. Only
+    the status counts; of the body, the first KiB is read (into `answer`, for the attempts log)
+    within the same deadline, and redirects are not followed.
     """
 
     def __init__(self, url, timeout):
@@ -92,11 +100,14 @@ class Attempt:
         self.done = threading.Event()
 
     def post(self, body, headers):
+        self.answer = None
         watchdog = threading.Thread(target=self._watch, daemon=True)
         watchdog.start()
         try:
             self.connection.request("POST", self.target, body=body, headers=headers)
-            return self.connection.getresponse().status
+            response = self.connection.getresponse()
+            self.answer = first_bytes(response)
+            return response.status
         finally:
             self.done.set()
             self.connection.close()
@@ -122,6 +133,7 @@ class Deliverer:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.backlog_at = 0.0
+        self.swept_at = float("-inf")
 
     def stop(self, *_):
         """Claim nothing more; the attempts in flight finish and are recorded."""
@@ -157,6 +169,7 @@ class Deliverer:
     def _claim(self, limit):
         """Due deliveries, or none while the database is unreachable (the loop tries again)."""
         try:
+            self._disable_dead_endpoints()  # first: their deliveries are then not claimed
             claimed = claim(limit, self.settings.lease)
             self._report_backlog()
             return claimed
@@ -169,14 +182,17 @@ class Deliverer:
 
     def attempt(self, delivery):
         try:
+            at, started = utcnow(), time.monotonic()
             try:
-                status, error = send(delivery, self.settings.timeout)
+                status, error, answer = send(delivery, self.settings.timeout)
             except Exception as unexpected:
                 # Counted as a failed attempt, so the delivery follows the schedule to `failed`
                 # instead of being claimed again forever, holding back its order's later events.
                 log.exception("delivery %s: the attempt failed unexpectedly", delivery.id)
-                status, error = None, f"{type(unexpected).__name__}: {unexpected}"
-            result = record_result(delivery, status, error, self.settings.schedule)
+                status, error, answer = None, f"{type(unexpected).__name__}: {unexpected}", None
+            took = round((time.monotonic() - started) * 1000)
+            outcome = Outcome(at, took, status, error, answer)
+            result = record_result(delivery, outcome, self.settings.schedule)
             if result is not None:
                 record_delivery(result)
             if error:
@@ -192,6 +208,14 @@ class Deliverer:
         finally:
             db.close()
             self.wake.set()
+
+    def _disable_dead_endpoints(self):
+        silence = self.settings.disable_after
+        if silence is None or time.monotonic() - self.swept_at < DEAD_ENDPOINTS_EVERY_SECONDS:
+            return
+        self.swept_at = time.monotonic()
+        for endpoint in disable_dead_endpoints(silence):
+            log.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
 
     def _report_backlog(self):
         if time.monotonic() - self.backlog_at >= BACKLOG_EVERY_SECONDS:

@@ -1,4 +1,4 @@
-"""Write an order's event, and its deliveries, in the transaction that changes the order."""
+"""Write an event, and its deliveries, in the transaction that makes the change it tells of."""
 
 import json
 import secrets
@@ -7,7 +7,7 @@ from ..database import utcnow
 from ..fields import UTCDateTime
 from ..orders.models import OrderHistory
 from .claims import notify_deliverers
-from .models import Delivery, Event, WebhookEndpoint
+from .models import ENDPOINT_DISABLED, NO_ORDER, Delivery, Event, WebhookEndpoint
 
 _timestamp = UTCDateTime()
 
@@ -36,34 +36,51 @@ def _order_body(order):
     return EventOrderSchema().dump(order)
 
 
-def _write(order, event_type, previous, version, actor):
-    now = utcnow()
+def envelope(event_type, data, now):
+    """(id, JSON body) of a new event as consumers get it: a fresh evt_ id, type, time, data."""
     uid = f"evt_{secrets.token_hex(12)}"
     body = {
         "id": uid,
         "type": event_type,
         "createdAt": _timestamp.serialize("at", {"at": now}),
-        "data": {
-            "order": _order_body(order),
-            "previousStatus": previous,
-            "version": version,
-            "actor": actor,
-        },
+        "data": data,
     }
+    return uid, json.dumps(body, separators=(",", ":"))
+
+
+def _write(order, event_type, previous, version, actor):
+    now = utcnow()
+    data = {
+        "order": _order_body(order),
+        "previousStatus": previous,
+        "version": version,
+        "actor": actor,
+    }
+    uid, body = envelope(event_type, data, now)
+    return _store(uid, event_type, body, now, order.id, version)
+
+
+def record_endpoint_disabled(endpoint):
+    """`webhook_endpoint.disabled`, about no order: the endpoint as it is now, without secret."""
+    from .schemas import EventEndpointSchema
+
+    now = utcnow()
+    data = {"endpoint": EventEndpointSchema().dump(endpoint)}
+    uid, body = envelope(ENDPOINT_DISABLED, data, now)
+    return _store(uid, ENDPOINT_DISABLED, body, now, None, 0)
+
+
+def _store(uid, event_type, body, now, order_id, version):
+    """The event, and a delivery of it to every enabled endpoint subscribed to its type."""
     event = Event.create(
-        uid=uid,
-        type=event_type,
-        order=order.id,
-        version=version,
-        created_at=now,
-        body=json.dumps(body, separators=(",", ":")),
+        uid=uid, type=event_type, order=order_id, version=version, created_at=now, body=body
     )
     endpoints = WebhookEndpoint.select().where(WebhookEndpoint.enabled == True)  # noqa: E712
     rows = [
         {
             "event": event.id,
             "endpoint": endpoint.id,
-            "order_id": order.id,
+            "order_id": NO_ORDER if order_id is None else order_id,
             "version": version,
             "next_attempt_at": now,
         }
