@@ -7,8 +7,8 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from orders_service.events import deliver as deliver_module
 from orders_service.database import utcnow
+from orders_service.events import deliver as deliver_module
 from orders_service.events.claims import Outcome, claim, record_result
 from orders_service.events.deliver import Deliverer, Settings
 from orders_service.events.models import Delivery
