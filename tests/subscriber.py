@@ -1,6 +1,7 @@
 """A loopback webhook subscriber for tests: records each request, answers as it is told."""
 
 import http.server
+import itertools
 import threading
 import time
 from dataclasses import dataclass
@@ -22,8 +23,9 @@ class Received:
 
 
 class Subscriber:
-    """`answer(n, body)` → an HTTP status, ("hang", seconds), ("drip", seconds) or
-    ("redirect", url); 204 if None."""
+    """`answer(n, body)` → an HTTP status, (status, answer's body), ("hang", seconds),
+    ("drip", seconds), ("redirect", url) or ("raw", bytes, pieces sent after them); 204 if
+    None."""
 
     def __init__(self, answer=None, secret=None):
         self.answer = answer or (lambda n, body: 204)
@@ -49,18 +51,24 @@ class Subscriber:
                 if isinstance(answered, tuple) and answered[0] == "drip":
                     self.drip(answered[1])
                     return
+                if isinstance(answered, tuple) and answered[0] == "raw":
+                    self.raw(*answered[1:])
+                    return
                 if isinstance(answered, tuple) and answered[0] == "hang":
                     time.sleep(answered[1])
                     answered = 200
-                location = None
+                location, content = None, b""
                 if isinstance(answered, tuple) and answered[0] == "redirect":
                     answered, location = 307, answered[1]
+                if isinstance(answered, tuple):
+                    answered, content = answered
                 try:
                     self.send_response(answered)
                     if location:
                         self.send_header("Location", location)
-                    self.send_header("Content-Length", "0")
+                    self.send_header("Content-Length", str(len(content)))
                     self.end_headers()
+                    self.wfile.write(content)
                 except OSError:
                     pass  # the deliverer gave up waiting and closed the connection
 
@@ -74,6 +82,17 @@ class Subscriber:
                         time.sleep(seconds / len(answer))
                 except OSError:
                     pass  # the deliverer cut the attempt at its deadline
+                self.close_connection = True
+
+            def raw(self, head, pieces=()):
+                """`head` at once, then each of `pieces` as it comes (from a generator that may
+                take its time, or never end), until the deliverer hangs up."""
+                try:
+                    for piece in itertools.chain((head,), pieces):
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the deliverer read what it keeps and closed the connection
                 self.close_connection = True
 
             def log_message(self, *args):

@@ -10,44 +10,13 @@ from prometheus_client import REGISTRY
 from orders_service.database import utcnow
 from orders_service.events import deliver as deliver_module
 from orders_service.events.claims import Outcome, claim, record_result
-from orders_service.events.deliver import Deliverer, Settings
 from orders_service.events.models import Delivery
 from orders_service.orders.models import Order
 from tests.fakes.stripe_events import deliver
 from tests.fakes.stripe_events import event as stripe_event
 from tests.servers import free_port
 from tests.subscriber import Subscriber
-
-SCHEDULE = (datetime.timedelta(seconds=1), datetime.timedelta(seconds=1))
-
-
-def deliverer(timeout=1.0):
-    return Deliverer(Settings(timeout, SCHEDULE))
-
-
-def settle(worker, deadline=60):
-    """Run the deliverer until nothing is pending (retries come due after SCHEDULE's waits)."""
-    end = time.monotonic() + deadline
-    while Delivery.select().where(Delivery.state == "pending").exists():
-        assert time.monotonic() < end, "deliveries still pending"
-        worker.run(once=True)
-        time.sleep(0.1)
-
-
-def subscribe(client, admin, url, **body):
-    response = client.post("/webhook-endpoints", json={"url": url, **body}, headers=admin)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def change(client, admin, order_id, status):
-    body = {"orderId": order_id, "status": status}
-    assert client.post("/orders/status-update", json=body, headers=admin).status_code == 200
-
-
-def deliveries(client, admin, endpoint):
-    url = f"/webhook-endpoints/{endpoint['id']}/deliveries"
-    return client.get(url, headers=admin).get_json()
+from tests.webhooks import SCHEDULE, change, deliverer, deliveries, settle, subscribe
 
 
 def test_an_order_created_and_paid_through_stripe_reaches_a_subscriber_signed_and_in_order(

@@ -40,9 +40,10 @@ def first_bytes(response):
     """
     response.fp = io.BufferedReader(_Capped(response.fp, READ_AT_MOST), KEPT)
     try:
-        return response.read(KEPT)
+        body = response.read(KEPT)
     except (OSError, http.client.HTTPException) as error:
-        return getattr(error, "partial", b"")
+        body = getattr(error, "partial", b"")
+    return body[:KEPT]  # a bad chunk size has http.client read past what was asked
 
 
 def as_text(raw):

@@ -100,21 +100,24 @@ class Attempt:
         self.done = threading.Event()
 
     def post(self, body, headers):
-        self.answer = None
+        self.answer = self.sock = None
         watchdog = threading.Thread(target=self._watch, daemon=True)
         watchdog.start()
         try:
             self.connection.request("POST", self.target, body=body, headers=headers)
-            response = self.connection.getresponse()
-            self.answer = first_bytes(response)
-            return response.status
+            # The connection lets go of the socket of an answer that ends it (Connection: close)
+            # and leaves it to the answer: the watchdog must still find it while the body comes.
+            self.sock = self.connection.sock
+            with contextlib.closing(self.connection.getresponse()) as response:
+                self.answer = first_bytes(response)
+                return response.status
         finally:
             self.done.set()
             self.connection.close()
 
     def _watch(self):
         while not self.done.wait(max(0.0, self.deadline - time.monotonic())):
-            sock = self.connection.sock
+            sock = self.connection.sock or self.sock
             if sock is None:  # still resolving or connecting: the socket's own timeout holds
                 self.done.wait(0.05)
                 continue
