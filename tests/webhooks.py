@@ -10,8 +10,8 @@ from orders_service.events.models import Delivery
 SCHEDULE = (datetime.timedelta(seconds=1), datetime.timedelta(seconds=1))
 
 
-def deliverer(timeout=1.0, **settings):
-    return Deliverer(Settings(timeout, SCHEDULE, **settings))
+def deliverer(timeout=1.0, schedule=SCHEDULE, **settings):
+    return Deliverer(Settings(timeout, schedule, **settings))
 
 
 def settle(worker, deadline=60):

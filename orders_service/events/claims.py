@@ -84,8 +84,14 @@ def claim(limit, lease):
             Delivery.id.in_(ids), Delivery.state == "pending", Delivery.next_attempt_at <= now
         ).execute()
         return list(
+            # The endpoint's id too: the joined endpoint takes the place of delivery.endpoint_id.
             Delivery.select(
-                Delivery, Event.uid, Event.body, WebhookEndpoint.url, WebhookEndpoint.secret
+                Delivery,
+                Event.uid,
+                Event.body,
+                WebhookEndpoint.id,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret,
             )
             .join(Event)
             .switch(Delivery)
