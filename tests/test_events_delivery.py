@@ -2,7 +2,6 @@
 
 import datetime
 import json
-import time
 
 import pytest
 from prometheus_client import REGISTRY
@@ -16,7 +15,15 @@ from tests.fakes.stripe_events import deliver
 from tests.fakes.stripe_events import event as stripe_event
 from tests.servers import free_port
 from tests.subscriber import Subscriber
-from tests.webhooks import SCHEDULE, change, deliverer, deliveries, settle, subscribe
+from tests.webhooks import (
+    SCHEDULE,
+    change,
+    deliver_once,
+    deliverer,
+    deliveries,
+    settle,
+    subscribe,
+)
 
 
 def test_an_order_created_and_paid_through_stripe_reaches_a_subscriber_signed_and_in_order(
@@ -80,14 +87,10 @@ def test_an_unreachable_endpoint_ends_failed_after_the_schedule(client, admin, p
 def test_an_answer_dripped_slower_than_the_timeout_is_cut_at_the_attempts_deadline(
     client, admin, place_order
 ):
-    with Subscriber(lambda n, body: ("drip", 8)) as subscriber:
-        endpoint = subscribe(client, admin, subscriber.url)
-        place_order()
-        started = time.monotonic()
-        deliverer(timeout=1.0).run(once=True)
-        took = time.monotonic() - started
+    _, delivery, took, subscriber = deliver_once(
+        client, admin, place_order, ("drip", 8), timeout=1.0
+    )
 
-    [delivery] = deliveries(client, admin, endpoint)
     assert (delivery["state"], delivery["attempts"]) == ("pending", 1)
     assert delivery["lastError"] == "timed out after 1s"
     assert len(subscriber.received) == 1

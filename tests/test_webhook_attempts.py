@@ -12,7 +12,15 @@ from orders_service.events.claims import Outcome, claim, record_result
 from orders_service.events.models import Delivery, DeliveryAttempt, Event
 from tests.servers import free_port
 from tests.subscriber import Subscriber
-from tests.webhooks import SCHEDULE, attempts, deliverer, deliveries, settle, subscribe
+from tests.webhooks import (
+    SCHEDULE,
+    attempts,
+    deliver_once,
+    deliverer,
+    deliveries,
+    settle,
+    subscribe,
+)
 
 MIB = 1024 * 1024
 
@@ -121,14 +129,8 @@ HOSTILE = {
 def test_a_hostile_answer_keeps_its_first_kib_as_text_within_the_deadline(
     client, admin, place_order, answer, kept
 ):
-    with Subscriber(lambda n, body: answer) as subscriber:
-        endpoint = subscribe(client, admin, subscriber.url)
-        place_order()
-        started = time.monotonic()
-        deliverer(timeout=2.0).run(once=True)
-        took = time.monotonic() - started
+    endpoint, delivery, took, _ = deliver_once(client, admin, place_order, answer, timeout=2.0)
 
-    [delivery] = deliveries(client, admin, endpoint)
     [attempt] = attempts(client, admin, endpoint, delivery)
     status = answer[0] if isinstance(answer[0], int) else 200
     assert (attempt["status"], delivery["state"]) == (
@@ -150,14 +152,10 @@ def test_a_hostile_answer_keeps_its_first_kib_as_text_within_the_deadline(
 def test_no_more_than_the_first_kib_of_an_endless_answer_is_read(
     client, admin, place_order, answer
 ):
-    with Subscriber(lambda n, body: HOSTILE[answer][0]) as subscriber:
-        endpoint = subscribe(client, admin, subscriber.url)
-        place_order()
-        started = time.monotonic()
-        deliverer(timeout=5.0).run(once=True)
-        took = time.monotonic() - started
+    endpoint, delivery, took, _ = deliver_once(
+        client, admin, place_order, HOSTILE[answer][0], timeout=5.0
+    )
 
-    [delivery] = deliveries(client, admin, endpoint)
     assert attempts(client, admin, endpoint, delivery)[0]["responseBody"] == "z" * 1024
     assert took < 2.5  # not read on until the 5 s deadline
 

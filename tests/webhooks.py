@@ -6,6 +6,7 @@ import time
 
 from orders_service.events.deliver import Deliverer, Settings
 from orders_service.events.models import Delivery
+from tests.subscriber import Subscriber
 
 SCHEDULE = (datetime.timedelta(seconds=1), datetime.timedelta(seconds=1))
 
@@ -46,3 +47,16 @@ def attempts(client, admin, endpoint, delivery, query=""):
     response = client.get(url, headers=admin)
     assert response.status_code == 200, response.get_json()
     return response.get_json()
+
+
+def deliver_once(client, admin, place_order, answer, timeout):
+    """One order's event to a subscriber answering `answer`, and one run of the deliverer:
+    (the endpoint, its delivery, the seconds the run took, the subscriber)."""
+    with Subscriber(lambda n, body: answer) as subscriber:
+        endpoint = subscribe(client, admin, subscriber.url)
+        place_order()
+        started = time.monotonic()
+        deliverer(timeout=timeout).run(once=True)
+        took = time.monotonic() - started
+    [delivery] = deliveries(client, admin, endpoint)
+    return endpoint, delivery, took, subscriber
