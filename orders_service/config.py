@@ -68,6 +68,11 @@ class Config:
         self.CORS_ORIGINS = as_list(_env("CORS_ORIGINS"))
         self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10"))
         self.WEBHOOK_RETRY_SCHEDULE = _env("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
+        self.WEBHOOK_SECRET_OVERLAP = _env("WEBHOOK_SECRET_OVERLAP", "24h")
+        # Development delivers to loopback consumers; production only to public addresses.
+        self.WEBHOOK_ALLOW_PRIVATE_TARGETS = as_bool(
+            _env("WEBHOOK_ALLOW_PRIVATE_TARGETS", str(self.APP_ENV == "development"))
+        )
         self.EVENT_RETENTION_DAYS = int(_env("EVENT_RETENTION_DAYS", "30"))
         self.WEBHOOK_DISABLE_AFTER = _env("WEBHOOK_DISABLE_AFTER", "5d")
         self.MAX_PENDING_ORDERS = int(_env("MAX_PENDING_ORDERS", "5"))
@@ -155,6 +160,11 @@ POSITIVE = (
 )
 
 
+# Durations read at each request of a kind (a secret's rotation) or by the deliverer (when an
+# endpoint is dead): refused at start, not there.
+DURATIONS = ("WEBHOOK_SECRET_OVERLAP", "WEBHOOK_DISABLE_AFTER")
+
+
 def check(config):
     """Refuse to start with settings that would be unsafe; the message says what to fix."""
     problems = [
@@ -162,6 +172,11 @@ def check(config):
         for name in POSITIVE
         if config.get(name) is not None and not config[name] > 0
     ]
+    for name in DURATIONS:
+        try:
+            parse_duration(str(config.get(name)))
+        except ValueError as error:
+            problems.append(f"{name}: {error}")
     provider = resolve_payment_provider(config)
     if provider not in {"stripe", "local"}:
         problems.append(f"PAYMENT_PROVIDER must be 'stripe' or 'local', not {provider!r}")

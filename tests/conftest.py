@@ -3,6 +3,8 @@ between tests; the app, its client and CLI runner; tokens for a customer, anothe
 and an admin."""
 
 import os
+import socket
+from types import SimpleNamespace
 
 import pytest
 
@@ -38,6 +40,7 @@ def base_config(database_url):
         "STRIPE_WEBHOOK_SECRET": None,
         "CURRENCY": "usd",
         "CORS_ORIGINS": [],
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,  # the subscribers of the tests are on loopback
     }
 
 
@@ -129,6 +132,24 @@ def place_order(client, customer, catalog):
         return response.get_json()
 
     return place
+
+
+@pytest.fixture
+def network(monkeypatch):
+    """Made-up names (network.dns.answer) and connections that reach 127.0.0.1 only."""
+    from tests.fakes.network import FakeDNS, LoopbackOnly
+
+    dns = FakeDNS(socket.getaddrinfo)
+    wire = LoopbackOnly(socket.create_connection)
+    monkeypatch.setattr(socket, "getaddrinfo", dns)
+    monkeypatch.setattr(socket, "create_connection", wire)
+    return SimpleNamespace(dns=dns, wire=wire)
+
+
+@pytest.fixture
+def strict_client(app, make_app):
+    """A client of an app as production runs it: webhooks to public addresses only."""
+    return make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS=False).test_client()
 
 
 # The Stripe provider against a loopback fake of Stripe's API (tests/fakes/stripe_api.py).

@@ -47,6 +47,26 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("app_env", "setting", "allowed"),
+    [
+        ("production", None, False),
+        ("development", None, True),
+        ("production", "true", True),
+        ("development", "false", False),
+    ],
+)
+def test_webhooks_to_private_targets_are_allowed_in_development_only_unless_set(
+    monkeypatch, tmp_path, app_env, setting, allowed
+):
+    monkeypatch.setenv("APP_ENV", app_env)
+    monkeypatch.delenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", raising=False)
+    if setting is not None:
+        monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE_TARGETS", setting)
+
+    assert Config(str(tmp_path)).WEBHOOK_ALLOW_PRIVATE_TARGETS is allowed
+
+
+@pytest.mark.parametrize(
     ("overrides", "message"),
     [
         ({"JWT_ALGORITHM": "none"}, "JWT_ALGORITHM must be one of"),

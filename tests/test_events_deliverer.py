@@ -54,7 +54,8 @@ def test_a_bad_retry_schedule_stops_the_deliverer_with_a_message(make_app, migra
 def test_an_idle_deliverer_sends_a_new_event_as_it_is_committed(
     client, admin, place_order, database_url
 ):
-    worker = Deliverer(Settings(5.0, (datetime.timedelta(seconds=1),)), database_url)
+    settings = Settings(5.0, (datetime.timedelta(seconds=1),), allow_private_targets=True)
+    worker = Deliverer(settings, database_url)
     with Subscriber() as subscriber:
         subscribe(client, admin, subscriber.url)
         running = threading.Thread(target=worker.run)

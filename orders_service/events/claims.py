@@ -84,7 +84,8 @@ def claim(limit, lease):
             Delivery.id.in_(ids), Delivery.state == "pending", Delivery.next_attempt_at <= now
         ).execute()
         return list(
-            # The endpoint's id too: the joined endpoint takes the place of delivery.endpoint_id.
+            # The endpoint as it is now: its current URL, the secrets signing this attempt, and
+            # its id (the joined endpoint takes the place of delivery.endpoint_id).
             Delivery.select(
                 Delivery,
                 Event.uid,
@@ -92,6 +93,8 @@ def claim(limit, lease):
                 WebhookEndpoint.id,
                 WebhookEndpoint.url,
                 WebhookEndpoint.secret,
+                WebhookEndpoint.previous_secret,
+                WebhookEndpoint.previous_secret_expires_at,
             )
             .join(Event)
             .switch(Delivery)

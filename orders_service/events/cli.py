@@ -22,11 +22,16 @@ events_cli = AppGroup("events", help="Order events: deliver webhooks to subscrib
 def deliver(once, concurrency, metrics_port):
     """Send pending deliveries, signed, with retries; SIGTERM stops after those in flight."""
     config = current_app.config
+    try:
+        schedule = parse_schedule(config["WEBHOOK_RETRY_SCHEDULE"])
+    except ValueError as error:
+        raise click.ClickException(f"WEBHOOK_RETRY_SCHEDULE: {error}") from None
     settings = Settings(
         config["WEBHOOK_TIMEOUT_SECONDS"],
-        _setting("WEBHOOK_RETRY_SCHEDULE", parse_schedule),
+        schedule,
         concurrency,
-        _setting("WEBHOOK_DISABLE_AFTER", parse_duration),
+        allow_private_targets=config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
+        disable_after=parse_duration(config["WEBHOOK_DISABLE_AFTER"]),  # checked at start
     )
     deliverer = Deliverer(settings, config["DATABASE_URL"])
     previous = {signum: signal.signal(signum, deliverer.stop) for signum in STOP_SIGNALS}
@@ -39,11 +44,3 @@ def deliver(once, concurrency, metrics_port):
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     click.echo(f"events deliver: stopped after {attempts} attempts.")
-
-
-def _setting(name, parse):
-    """The setting `name` read by `parse`; a message naming it if it cannot be."""
-    try:
-        return parse(current_app.config[name])
-    except ValueError as error:
-        raise click.ClickException(f"{name}: {error}") from None

@@ -22,13 +22,13 @@ from ..ops.metrics import record_delivery, set_delivery_backlog
 from .answers import as_text, first_bytes
 from .claims import NOTIFY_CHANNEL, Outcome, backlog, claim, record_result
 from .liveness import disable_dead_endpoints
+from .targets import Refused, checked_addresses
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 BACKLOG_EVERY_SECONDS = 5.0
 DEAD_ENDPOINTS_EVERY_SECONDS = 60.0
 USER_AGENT = "orders-service-webhooks/1"
-CONNECTIONS = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Settings:
     timeout: float
     schedule: tuple  # timedeltas: the wait before each retry
     concurrency: int = 8
+    allow_private_targets: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS
     disable_after: datetime.timedelta | None = None  # None: endpoints are never disabled
 
     @property
@@ -52,30 +53,65 @@ def parse_schedule(text):
     return waits
 
 
-def send(delivery, timeout):
+def send(delivery, settings):
     """One signed POST of the event; (HTTP status or None, None if delivered else why not, the
     answer's first KiB as text or None if no answer came)."""
-    event = delivery.event
+    endpoint, event = delivery.endpoint, delivery.event
+    attempt = Attempt(endpoint.url, settings.timeout, settings.allow_private_targets)
+    status, error = post_signed(endpoint, event.uid, event.body, attempt)
+    return status, error, as_text(attempt.answer)
+
+
+def post_signed(endpoint, uid, body, attempt):
+    """POST an event's body, signed with each secret the endpoint signs with now (two while a
+    rotation's overlap lasts); (HTTP status or None, None if a 2xx came else why not)."""
     now = datetime.datetime.now(datetime.UTC)
+    signatures = [
+        Webhook(secret).sign(uid, now, body)
+        for secret in endpoint.signing_secrets(now.replace(tzinfo=None))
+    ]
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
-        "webhook-id": event.uid,
+        "webhook-id": uid,
         "webhook-timestamp": str(int(now.timestamp())),
-        "webhook-signature": Webhook(delivery.endpoint.secret).sign(event.uid, now, event.body),
+        "webhook-signature": " ".join(signatures),
     }
-    attempt = Attempt(delivery.endpoint.url, timeout)
     try:
-        status = attempt.post(event.body.encode(), headers)
+        status = attempt.post(body.encode(), headers)
+    except Refused as refused:
+        return None, f"refused: {refused}"
     except (OSError, http.client.HTTPException) as error:
         if attempt.timed_out or isinstance(error, TimeoutError):
-            return None, f"timed out after {timeout:g}s", None
-        return None, f"{type(error).__name__}: {error}", None
-    answer = as_text(attempt.answer)
+            return None, f"timed out after {attempt.timeout:g}s"
+        return None, f"{type(error).__name__}: {error}"
     if 200 <= status < 300:
-        return status, None, answer
-    redirect = " (redirects are not followed)" if status < 400 else ""
-    return status, f"HTTP {status}{redirect}", answer
+        return status, None
+    return status, f"HTTP {status}" + (" (redirects are not followed)" if status < 400 else "")
+
+
+class PinnedConnection(http.client.HTTPConnection):
+    """Connects to the addresses of the one lookup its policy checked: http.client would look
+    the name up again, and an answer changed meanwhile (DNS rebinding) would go unchecked."""
+
+    allow_private_targets = False
+
+    def connect(self):
+        error = OSError(f"{self.host} has no address")
+        # In the resolver's order, each in turn, as socket.create_connection tries them.
+        for address in checked_addresses(self.host, self.allow_private_targets):
+            try:
+                self.sock = socket.create_connection((str(address), self.port), self.timeout)
+            except OSError as failed:
+                error = failed
+                continue
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return
+        raise error
+
+
+class PinnedHTTPSConnection(http.client.HTTPSConnection, PinnedConnection):
+    """TLS over the pinned socket: SNI and the certificate check still use the host's name."""
 
 
 class Attempt:
@@ -84,23 +120,24 @@ class Attempt:
     A socket timeout bounds each read, not the exchange: a subscriber dripping its answer a
     byte at a time would hold the attempt past its lease, and another deliverer would send the
     same delivery meanwhile. A watchdog shuts the socket down at the deadline instead. Only
-    the status counts; of the body, the first KiB is read (into `answer`, for the attempts log)
-    within the same deadline, and redirects are not followed.
+    the status counts; of the body, the first KiB is read (into `answer`, for the attempts log
+    and a ping's outcome; None if no answer came) within the same deadline, and redirects are
+    not followed.
     """
 
-    def __init__(self, url, timeout):
+    def __init__(self, url, timeout, allow_private_targets=False):
         parts = urlsplit(url)
-        kind = (
-            http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        )
+        kind = PinnedHTTPSConnection if parts.scheme == "https" else PinnedConnection
         self.connection = kind(parts.hostname, parts.port, timeout=timeout)
+        self.connection.allow_private_targets = allow_private_targets
         self.target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+        self.timeout = timeout
         self.deadline = time.monotonic() + timeout
+        self.answer = self.sock = None
         self.timed_out = False
         self.done = threading.Event()
 
     def post(self, body, headers):
-        self.answer = self.sock = None
         watchdog = threading.Thread(target=self._watch, daemon=True)
         watchdog.start()
         try:
@@ -187,7 +224,7 @@ class Deliverer:
         try:
             at, started = utcnow(), time.monotonic()
             try:
-                status, error, answer = send(delivery, self.settings.timeout)
+                status, error, answer = send(delivery, self.settings)
             except Exception as unexpected:
                 # Counted as a failed attempt, so the delivery follows the schedule to `failed`
                 # instead of being claimed again forever, holding back its order's later events.

@@ -63,6 +63,14 @@ class WebhookEndpoint(BaseModel):
         types = self.events
         return "*" in types or event_type in types
 
+    def signing_secrets(self, now):
+        """The current secret, then the one it replaced while their overlap lasts (`now`: naive
+        UTC), so a consumer verifies with either while it switches."""
+        expires = self.previous_secret_expires_at
+        if self.previous_secret and expires is not None and now < expires:
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
+
 
 class Delivery(BaseModel):
     id = peewee.BigAutoField()

@@ -1,20 +1,24 @@
 """Admins' webhook endpoints (with their deliveries) and the order event feed."""
 
-from flask import Response, url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 
+from ..config import parse_duration
 from ..extensions import Blueprint
 from ..pagination import LINK_HEADER_DOC, KeysetArgsSchema, finish_page, keyset_page
 from .models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from .operations import attempts_of, replay, retry_delivery
+from .ping import ping
 from .schemas import (
     DeliveryAttemptSchema,
     DeliveryQueryArgsSchema,
     DeliverySchema,
     EventQueryArgsSchema,
     EventSchema,
+    PingSchema,
     ReplayedSchema,
     ReplaySchema,
+    WebhookEndpointCreateSchema,
     WebhookEndpointPatchSchema,
     WebhookEndpointSchema,
 )
@@ -26,6 +30,7 @@ from .service import (
     event_page,
     get_endpoint,
     get_event,
+    rotate_secret,
     update_endpoint,
 )
 
@@ -39,6 +44,15 @@ events_blp = Blueprint(
     "events", __name__, url_prefix="/events", description="Order events, newest first"
 )
 LOCATION_DOC = {"Location": {"description": "The endpoint's URL", "schema": {"type": "string"}}}
+ROTATED_DOC = (
+    "The endpoint with its new secret. Until WEBHOOK_SECRET_OVERLAP (24h by default) has "
+    "passed, every attempt is signed with the new and the old secret "
+    "(`webhook-signature: v1,<new> v1,<old>`); a second rotation within it drops the oldest."
+)
+PINGED_DOC = (
+    "What the attempt got, within WEBHOOK_TIMEOUT_SECONDS: a refused connection, a timeout or "
+    "a non-2xx answer is still a 200 (the ping was made), its `error` saying what went wrong."
+)
 
 
 def json_response(text, headers=None):
@@ -57,7 +71,7 @@ class WebhookEndpoints(MethodView):
         return keyset_page(endpoints(), WebhookEndpoint.id, args, headers), headers
 
     @endpoints_blp.auth(admin=True)
-    @endpoints_blp.arguments(WebhookEndpointSchema)
+    @endpoints_blp.arguments(WebhookEndpointCreateSchema)
     @endpoints_blp.response(201, WebhookEndpointSchema, headers=LOCATION_DOC)
     def post(self, data):
         """Subscribe a URL to order events; the answer holds its signing secret"""
@@ -89,6 +103,30 @@ class WebhookEndpointById(MethodView):
     def delete(self, endpoint_id):
         """Remove a webhook endpoint and its deliveries"""
         delete_endpoint(endpoint_id)
+
+
+@endpoints_blp.route("/<id:endpoint_id>/rotate-secret")
+class WebhookEndpointSecretRotation(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.response(200, WebhookEndpointSchema, description=ROTATED_DOC)
+    @endpoints_blp.errors(404)
+    def post(self, endpoint_id):
+        """Replace the signing secret; the old one co-signs for WEBHOOK_SECRET_OVERLAP"""
+        overlap = parse_duration(current_app.config["WEBHOOK_SECRET_OVERLAP"])
+        return rotate_secret(endpoint_id, overlap)
+
+
+@endpoints_blp.route("/<id:endpoint_id>/ping")
+class WebhookEndpointPing(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.response(200, PingSchema, description=PINGED_DOC)
+    @endpoints_blp.errors(404)
+    def post(self, endpoint_id):
+        """Send a signed webhook.ping now; the answer is the attempt's outcome, failed or not"""
+        config = current_app.config
+        return ping(
+            endpoint_id, config["WEBHOOK_TIMEOUT_SECONDS"], config["WEBHOOK_ALLOW_PRIVATE_TARGETS"]
+        )
 
 
 @endpoints_blp.route("/<id:endpoint_id>/deliveries")

@@ -1,7 +1,5 @@
 """Webhook endpoint, delivery and event bodies, and the queries of their lists."""
 
-from urllib.parse import urlsplit
-
 import marshmallow as ma
 
 from ..fields import MAX_ID, QueryInteger, Schema, StrictBoolean, UTCDateTime, UTCInstant
@@ -9,36 +7,31 @@ from ..orders.lifecycle import STATUSES
 from ..orders.schemas import OrderSchema
 from ..pagination import KeysetArgsSchema
 from .models import TYPES
+from .targets import MAX_URL, normalise_url
 
-MAX_URL = 2048
 DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
-def absolute_http_url(value):
-    """An absolute http(s) URL without a user or password (they would sit in logs and lists)."""
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ma.ValidationError("Must be an absolute http:// or https:// URL.")
-    if "@" in parts.netloc:
-        raise ma.ValidationError("Must not hold a user or password.")
-    try:
-        port = parts.port
-    except ValueError:  # not a number, or past 65535
-        port = 0
-    if port == 0:
-        raise ma.ValidationError("The port must be from 1 to 65535.")
+class WebhookURL(ma.fields.String):
+    """An endpoint URL, loaded as stored: its host in ASCII, so it is always a valid URI."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            return normalise_url(super()._deserialize(value, attr, data, **kwargs))
+        except ValueError as error:
+            raise ma.ValidationError(str(error)) from None
 
 
 class WebhookEndpointSchema(Schema):
     id = ma.fields.Integer(dump_only=True)
     url = ma.fields.String(
-        required=True,
-        validate=[
-            ma.validate.Length(min=1, max=MAX_URL),
-            ma.validate.URL(relative=False, schemes={"http", "https"}, require_tld=False),
-            absolute_http_url,
-        ],
-        metadata={"format": "uri", "pattern": "^https?://", "example": "https://example.com/hook"},
+        metadata={
+            "format": "uri",
+            "pattern": "^https?://",
+            "maxLength": MAX_URL,
+            "example": "https://example.com/hook",
+            "description": "As stored: a DNS name in its ASCII (IDNA) form, or an IP literal.",
+        },
     )
     events = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(("*", *TYPES))),
@@ -64,11 +57,56 @@ class WebhookEndpointSchema(Schema):
     createdAt = UTCDateTime(attribute="created_at", dump_only=True)
 
 
-class WebhookEndpointPatchSchema(WebhookEndpointSchema):
+class WebhookEndpointCreateSchema(WebhookEndpointSchema):
+    """An endpoint as sent: its URL may be an IRI (Unicode host, path), stored as a URI."""
+
+    url = WebhookURL(
+        required=True,
+        metadata={
+            "format": "iri",
+            "pattern": "^https?://",
+            "maxLength": MAX_URL,
+            "example": "https://example.com/hook",
+            "description": "Absolute http(s), without a user or password. Refused (400) "
+            "unless the service allows private targets: a host that is, or resolves to, a "
+            "loopback, private, link-local, shared, unspecified, multicast or reserved address.",
+        },
+    )
+
+
+class WebhookEndpointPatchSchema(WebhookEndpointCreateSchema):
     """Any of url, events, description, enabled; applies to events written after it."""
 
     def __init__(self, **kwargs):
         super().__init__(partial=True, **kwargs)
+
+
+class PingSchema(Schema):
+    eventId = ma.fields.String(
+        attribute="event_id",
+        required=True,
+        metadata={
+            "description": "The ping's webhook-id.",
+            "example": "evt_5f0c8e2a9b1d4c7e3a6b8d0f",
+        },
+    )
+    status = ma.fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The HTTP status answered; null when no answer came."},
+    )
+    durationMs = ma.fields.Integer(attribute="duration_ms", required=True)
+    error = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Why the attempt failed (as lastError says); null on a 2xx."},
+    )
+    responseBody = ma.fields.String(
+        attribute="response_body",
+        required=True,
+        allow_none=True,
+        metadata={"description": "The answer's first 1 KiB (as text); null when none came."},
+    )
 
 
 class DeliverySchema(Schema):

@@ -3,12 +3,16 @@
 import base64
 import json
 import secrets
+from urllib.parse import urlsplit
 
-from ..database import db, shared
+from flask import current_app
+
+from ..database import db, shared, utcnow
 from ..errors import DomainError, NotFound
 from ..pagination import keyset_query
 from .liveness import set_enabled
 from .models import Delivery, Event, WebhookEndpoint
+from .targets import Refused, checked_addresses
 
 FIELDS = {"url": "url", "description": "description", "enabled": "enabled"}
 
@@ -16,6 +20,20 @@ FIELDS = {"url": "url", "description": "description", "enabled": "enabled"}
 def new_secret():
     """The Standard Webhooks form: whsec_ + base64 of 32 random bytes."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def check_target(url):
+    """A 400 for a URL whose host is, or now resolves to, a refused address; a name that does
+    not resolve (yet) passes, as the deliverer checks the address of every attempt anyway."""
+    if current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"]:
+        return
+    try:
+        checked_addresses(urlsplit(url).hostname, allow_private=False)
+    except Refused as refused:
+        reason = f"Refused: {refused}; webhooks go to public addresses only."
+        raise DomainError(f"url: {reason}", {"json": {"url": [reason]}}) from None
+    except OSError:
+        pass
 
 
 def _columns(data):
@@ -27,6 +45,7 @@ def _columns(data):
 
 
 def create_endpoint(data):
+    check_target(data["url"])
     return WebhookEndpoint.create(secret=new_secret(), **_columns(data))
 
 
@@ -43,6 +62,8 @@ def get_endpoint(endpoint_id, hold=False):
 def update_endpoint(endpoint_id, changes):
     """Change what is given; events already written keep the deliveries they have. Disabling
     holds its pending deliveries back, enabling it again resumes them."""
+    if "url" in changes:
+        check_target(changes["url"])  # before the transaction: it may wait on DNS
     with db.atomic():
         endpoint = get_endpoint(endpoint_id)
         columns = _columns(changes)
@@ -52,6 +73,23 @@ def update_endpoint(endpoint_id, changes):
         if enabled is not None:
             set_enabled(endpoint.id, enabled)
     return get_endpoint(endpoint_id)
+
+
+def rotate_secret(endpoint_id, overlap):
+    """A new secret; the one it replaces signs every attempt too for `overlap` from now.
+
+    Rotating again within the overlap drops the secret before that one: a consumer holds two
+    at most, the newest and the one it may still be verifying with.
+    """
+    with db.atomic():
+        # One UPDATE (its SET reads the row as it was): of two rotations at once, the later
+        # keeps the earlier's secret as its previous one, never the secret both replaced.
+        WebhookEndpoint.update(
+            secret=new_secret(),
+            previous_secret=WebhookEndpoint.secret,
+            previous_secret_expires_at=utcnow() + overlap,
+        ).where(WebhookEndpoint.id == endpoint_id).execute()
+        return get_endpoint(endpoint_id)
 
 
 def delete_endpoint(endpoint_id):
