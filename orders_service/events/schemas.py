@@ -81,15 +81,9 @@ class WebhookEndpointPatchSchema(WebhookEndpointCreateSchema):
         super().__init__(partial=True, **kwargs)
 
 
-class PingSchema(Schema):
-    eventId = ma.fields.String(
-        attribute="event_id",
-        required=True,
-        metadata={
-            "description": "The ping's webhook-id.",
-            "example": "evt_5f0c8e2a9b1d4c7e3a6b8d0f",
-        },
-    )
+class AttemptOutcomeSchema(Schema):
+    """What one attempt came to: a delivery's (in its attempts log), or a ping's."""
+
     status = ma.fields.Integer(
         required=True,
         allow_none=True,
@@ -105,8 +99,25 @@ class PingSchema(Schema):
         attribute="response_body",
         required=True,
         allow_none=True,
-        metadata={"description": "The answer's first 1 KiB (as text); null when none came."},
+        metadata={
+            "description": "The answer's first KiB, as text (bytes that are not UTF-8 as "
+            "U+FFFD); null when no answer came."
+        },
     )
+
+
+class PingSchema(AttemptOutcomeSchema):
+    eventId = ma.fields.String(
+        attribute="event_id",
+        required=True,
+        metadata={
+            "description": "The ping's webhook-id.",
+            "example": "evt_5f0c8e2a9b1d4c7e3a6b8d0f",
+        },
+    )
+
+    class Meta:
+        fields = ("eventId", "status", "durationMs", "error", "responseBody")
 
 
 class DeliverySchema(Schema):
@@ -137,25 +148,12 @@ class DeliveryQueryArgsSchema(KeysetArgsSchema):
     )
 
 
-class DeliveryAttemptSchema(Schema):
+class DeliveryAttemptSchema(AttemptOutcomeSchema):
     id = ma.fields.Integer(required=True)
     at = UTCDateTime(required=True, metadata={"description": "When the attempt began."})
-    status = ma.fields.Integer(
-        required=True, allow_none=True, metadata={"description": "null when no answer came."}
-    )
-    durationMs = ma.fields.Integer(attribute="duration_ms", required=True)
-    error = ma.fields.String(
-        required=True, allow_none=True, metadata={"description": "null when a 2xx came."}
-    )
-    responseBody = ma.fields.String(
-        attribute="response_body",
-        required=True,
-        allow_none=True,
-        metadata={
-            "description": "The first KiB of the answer's body as text (bytes that are not "
-            "UTF-8 as U+FFFD); null when no answer came."
-        },
-    )
+
+    class Meta:
+        fields = ("id", "at", "status", "durationMs", "error", "responseBody")
 
 
 class ReplaySchema(Schema):
