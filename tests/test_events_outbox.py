@@ -150,3 +150,18 @@ def test_deliveries_are_made_for_the_endpoints_enabled_and_subscribed_when_writt
         (paid_only.id, "order.paid"),
     }
     assert late.id not in {d[0] for d in deliveries}
+
+
+def test_versions_go_on_from_the_order_after_its_earlier_events_were_pruned(
+    client, customer, admin, place_order, runner
+):
+    order = place_order()
+    assert update(client, admin, order["id"], "paid").status_code == 200
+    Event.update(created_at=utcnow() - datetime.timedelta(days=400)).execute()
+    assert runner.invoke(args=["db", "prune"]).exit_code == 0
+    assert events_of(order["id"]) == []
+
+    assert update(client, admin, order["id"], "shipped").status_code == 200
+
+    [shipped] = events_of(order["id"])
+    assert shipped["data"]["version"] == 3

@@ -5,7 +5,7 @@ import secrets
 
 from ..database import utcnow
 from ..fields import UTCDateTime
-from ..orders.models import OrderHistory
+from ..orders.models import Order, OrderHistory
 from .claims import notify_deliverers
 from .models import ENDPOINT_DISABLED, NO_ORDER, Delivery, Event, WebhookEndpoint
 
@@ -13,7 +13,10 @@ _timestamp = UTCDateTime()
 
 
 def record_created(order):
-    """`order.created`, version 1, by the order's first history actor: it just became visible."""
+    """`order.created`, version 1, by the order's first history actor: it just became visible.
+
+    The UPDATE that made it visible set its `event_version` to 1.
+    """
     first = OrderHistory.select().where(OrderHistory.order == order.id).order_by(OrderHistory.id)
     _write(order, "order.created", None, 1, first.get().actor)
 
@@ -22,8 +25,19 @@ def record_transition(order, previous, actor):
     """The event of the status change whose history row was just written (none if invisible)."""
     if order.client_secret is None:
         return
-    version = OrderHistory.select().where(OrderHistory.order == order.id).count()
-    _write(order, f"order.{order.status}", previous, version, actor)
+    _write(order, f"order.{order.status}", previous, next_version(order), actor)
+
+
+def next_version(order):
+    """The version of the order's next event, counted on the order itself.
+
+    The caller holds the order's row (locked, as apply_transition does) and `order` was read
+    under that lock, so two events of one order never share a version.
+    """
+    version = order.event_version + 1
+    Order.update(event_version=version).where(Order.id == order.id).execute()
+    order.event_version = version
+    return version
 
 
 def _order_body(order):

@@ -25,6 +25,9 @@ class Order(BaseModel):
     change_claimed_until = peewee.DateTimeField(null=True)
     # Moves on when the provider keeps a failure under one of the order's keys (payments/stripe.py).
     payment_key_generation = peewee.IntegerField(default=0)
+    # The version of the order's last event (events/outbox.py): 1 for order.created, then one
+    # more for each status change, refund or dispute change, whatever events were pruned since.
+    event_version = peewee.IntegerField(default=0)
 
     class Meta:
         table_name = "orders"

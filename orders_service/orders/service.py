@@ -175,7 +175,9 @@ def _set_up_payment(order, lease, serialize):
         # may have canceled it during the call, or be canceling at the provider the very
         # intent this call got.
         attached = (
-            Order.update(payment_intent_id=intent.id, client_secret=intent.client_secret)
+            Order.update(
+                payment_intent_id=intent.id, client_secret=intent.client_secret, event_version=1
+            )
             .where(
                 Order.id == order.id,
                 Order.status == "pending",
