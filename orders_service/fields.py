@@ -79,9 +79,11 @@ class Embedded(ma.fields.Nested):
         return self.schema.dump(obj)
 
 
-class QueryTimestamp(ma.fields.AwareDateTime):
-    """An ISO 8601 moment with `Z` or an offset (a naive one would be a guess), as naive UTC:
-    how the database keeps every timestamp."""
+class UTCInstant(ma.fields.AwareDateTime):
+    """An ISO 8601 time with its offset (Z or ±hh:mm), read as naive UTC, as times are stored.
+
+    A time without one would be a guess: refused, saying so.
+    """
 
     default_error_messages = {
         "invalid": "Not an ISO 8601 date and time, like 2026-03-01T00:00:00Z.",
@@ -89,8 +91,8 @@ class QueryTimestamp(ma.fields.AwareDateTime):
     }
 
     def _deserialize(self, value, attr, data, **kwargs):
-        moment = super()._deserialize(value, attr, data, **kwargs)
+        instant = super()._deserialize(value, attr, data, **kwargs)
         try:
-            return moment.astimezone(datetime.UTC).replace(tzinfo=None)
-        except OverflowError:  # within a day of year 1 or 9999, out of range once in UTC
-            raise self.make_error("invalid") from None
+            return instant.astimezone(datetime.UTC).replace(tzinfo=None)
+        except OverflowError:  # year 1 or 9999 moved past the calendar's end by its offset
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None

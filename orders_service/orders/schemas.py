@@ -6,10 +6,10 @@ from ..fields import (
     MAX_ID,
     Embedded,
     QueryInteger,
-    QueryTimestamp,
     Schema,
     StrictInteger,
     UTCDateTime,
+    UTCInstant,
 )
 from ..pagination import KeysetArgsSchema
 from . import disputes
@@ -127,11 +127,11 @@ class OrderSchema(Schema):
 class OrderQueryArgsSchema(KeysetArgsSchema):
     userId = QueryInteger(attribute="user_id", validate=ma.validate.Range(min=1, max=MAX_ID))
     status = Status()
-    createdAfter = QueryTimestamp(
+    createdAfter = UTCInstant(
         attribute="created_after",
         metadata={"description": "Orders created at or after this moment (Z or an offset)."},
     )
-    createdBefore = QueryTimestamp(
+    createdBefore = UTCInstant(
         attribute="created_before",
         metadata={"description": "Orders created before this moment (Z or an offset)."},
     )
