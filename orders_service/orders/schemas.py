@@ -105,7 +105,8 @@ class DisputeSchema(Schema):
         attribute="dispute_status",
         validate=ma.validate.OneOf(disputes.STATUSES),
         metadata={
-            "description": "Stripe's; shipping waits while it is " + ", ".join(disputes.OPEN)
+            "description": "Stripe's; shipping waits while it is "
+            + ", ".join(sorted(disputes.OPEN))
         },
     )
     reason = ma.fields.String(attribute="dispute_reason", metadata={"example": "fraudulent"})
