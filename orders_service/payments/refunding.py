@@ -140,9 +140,8 @@ def read_back(order, actor, quietly=False, abandon_before=None):
     if found is None:
         return "no change: the provider keeps no refunds"
     outcome = refunds.record_all(order.id, found, actor)
-    if abandon_before is not None:
-        outcome = _abandon(order.id, abandon_before) or outcome
-    return outcome
+    abandoned = _abandon(order.id, abandon_before) if abandon_before is not None else None
+    return f"{outcome}; {abandoned}" if abandoned else outcome
 
 
 def _abandon(order_id, before):

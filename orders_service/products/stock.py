@@ -149,13 +149,18 @@ def give_back(order_id, units=None):
     if units is not None:
         query = query.where(OrderLine.id.in_(list(units)))
     lines = list(locked(query.order_by(OrderLine.product)))
+    if not lines:
+        return
+    backs = {}
     for line in lines:
-        back = line.stock_taken if units is None else min(units[line.id], line.stock_taken)
+        back = backs[line.id] = (
+            line.stock_taken if units is None else min(units[line.id], line.stock_taken)
+        )
         # A product untracked since keeps its null: there is no count to return units to. A
         # count set near the column's limit since takes what fits rather than failing the cancel.
         Product.update(
             stock=Case(None, [(Product.stock > MAX_STOCK - back, MAX_STOCK)], Product.stock + back)
         ).where(Product.id == line.product_id, Product.stock.is_null(False)).execute()
-        OrderLine.update(stock_taken=OrderLine.stock_taken - back).where(
-            OrderLine.id == line.id
-        ).execute()
+    OrderLine.update(
+        stock_taken=OrderLine.stock_taken - Case(OrderLine.id, list(backs.items()), 0)
+    ).where(OrderLine.id.in_(list(backs))).execute()
