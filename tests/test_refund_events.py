@@ -19,20 +19,6 @@ CART = ["3", "3", "8"]
 TOTAL = 2 * 4999 + 899
 
 
-@pytest.fixture
-def paid(stripe_client, stripe_fake, customer, catalog):
-    def pay(items=CART):
-        response = stripe_client.post("/orders/new", json=list(items), headers=customer)
-        assert response.status_code == 201, response.get_json()
-        order = response.get_json()
-        intent = stripe_fake.set_status(order["clientSecret"].split("_secret")[0], "succeeded")
-        assert deliver(stripe_client, event("payment_intent.succeeded", intent)).status_code == 200
-        order["intent"] = intent
-        return order
-
-    return pay
-
-
 def end_state(client, headers, order):
     """What the order and its refunds say, less what differs between runs (ids, times)."""
     body = client.get(f"/orders/{order['id']}", headers=headers).get_json()

@@ -173,7 +173,7 @@ def refund_rest(order, actor):
         current = refunds.lock_order(order.id)
         if current.status not in refunds.REFUNDABLE:
             return apply_transition(order.id, "refunded", actor)
-        left = current.amount_in_cents - refunds.held(order.id)
+        left = current.amount_in_cents - refunds.total(order.id)
         if left <= 0:
             raise Conflict(
                 f"Order {order.id}'s refunds are still pending: it becomes refunded when they "

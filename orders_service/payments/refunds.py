@@ -50,10 +50,12 @@ def lock_order(order_id):
     return locked(Order.select().where(Order.id == order_id)).get()
 
 
-def held(order_id):
-    """What the order's pending and succeeded refunds hold of its amount."""
-    total = fn.COALESCE(fn.SUM(Refund.amount_in_cents), 0)
-    return Refund.select(total).where(Refund.order == order_id, Refund.status.in_(HOLDING)).scalar()
+def total(order_id, statuses=HOLDING):
+    """The sum of the order's refunds in `statuses`: by default what they hold of its amount."""
+    amount = fn.COALESCE(fn.SUM(Refund.amount_in_cents), 0)
+    return (
+        Refund.select(amount).where(Refund.order == order_id, Refund.status.in_(statuses)).scalar()
+    )
 
 
 def reserve(order, request, actor, **columns):
@@ -69,7 +71,7 @@ def reserve(order, request, actor, **columns):
         )
     lines = request.get("lines")
     amount = _claim_lines(order, lines) if lines else request["amount_in_cents"]
-    left = order.amount_in_cents - held(order.id)
+    left = order.amount_in_cents - total(order.id)
     if amount > left:
         raise OverRefund(
             f"Order {order.id} has {left} cents left to refund, not {amount}.",
@@ -142,12 +144,10 @@ def advance(order_id, refund, provider_status, actor):
     if status == "succeeded" and refund.restock:
         lines = {line.product_id: line.id for line in order_lines(order_id)}
         give_back(order_id, {lines[item["productId"]]: item["quantity"] for item in refund.lines})
-    order.amount_refunded_in_cents = _succeeded(order_id)
+    order.amount_refunded_in_cents = total(order_id, ("succeeded",))
     Order.update(amount_refunded_in_cents=order.amount_refunded_in_cents).where(
         Order.id == order_id
     ).execute()
-    if status == "pending":
-        return True
     outbox.record_refund(order, status, refund_body(refund), actor)
     if status == "succeeded" and order.status in REFUNDABLE:
         if order.amount_refunded_in_cents >= order.amount_in_cents:
@@ -164,17 +164,11 @@ def order_lines(order_id):
     return OrderLine.select(OrderLine.id, OrderLine.product).where(OrderLine.order == order_id)
 
 
-def _succeeded(order_id):
-    total = fn.COALESCE(fn.SUM(Refund.amount_in_cents), 0)
-    return (
-        Refund.select(total).where(Refund.order == order_id, Refund.status == "succeeded").scalar()
-    )
-
-
 def record(order_id, found, actor, refund_id=None):
     """Take in one ProviderRefund of the order: a staff refund it reports on (`refund_id`'s
     when the caller knows), or one made at the provider (its dashboard), new here with origin
-    `stripe`. Inside the caller's transaction, which holds the order's row. True if it moved."""
+    `stripe`. Inside the caller's transaction, which holds the order's row. True if it is new
+    here or moved."""
     if refund_id is not None:
         refund = Refund.get_by_id(refund_id)
     else:
@@ -191,7 +185,8 @@ def record(order_id, found, actor, refund_id=None):
             created_at=utcnow(),
             provider_refund_id=found.id,
         )
-    elif refund.provider_refund_id is None:
+        return advance(order_id, refund, found.status, actor) or True
+    if refund.provider_refund_id is None:
         refund.provider_refund_id = found.id
         Refund.update(provider_refund_id=found.id).where(Refund.id == refund.id).execute()
     return advance(order_id, refund, found.status, actor)
