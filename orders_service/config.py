@@ -74,6 +74,7 @@ class Config:
             _env("WEBHOOK_ALLOW_PRIVATE_TARGETS", str(self.APP_ENV == "development"))
         )
         self.EVENT_RETENTION_DAYS = int(_env("EVENT_RETENTION_DAYS", "30"))
+        self.WEBHOOK_DISABLE_AFTER = _env("WEBHOOK_DISABLE_AFTER", "5d")
         self.MAX_PENDING_ORDERS = int(_env("MAX_PENDING_ORDERS", "5"))
         self.LOG_FORMAT = _env("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
@@ -159,8 +160,9 @@ POSITIVE = (
 )
 
 
-# Durations read at each request of a kind (a secret's rotation): refused at start, not there.
-DURATIONS = ("WEBHOOK_SECRET_OVERLAP",)
+# Durations read at each request of a kind (a secret's rotation) or by the deliverer (when an
+# endpoint is dead): refused at start, not there.
+DURATIONS = ("WEBHOOK_SECRET_OVERLAP", "WEBHOOK_DISABLE_AFTER")
 
 
 def check(config):

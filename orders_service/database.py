@@ -122,6 +122,12 @@ def locked(query):
     return query if is_sqlite() else query.for_update()
 
 
+def shared(query):
+    """SELECT … FOR SHARE where the database has it: the rows cannot change until the
+    transaction ends, yet rows pointing at them may still be written."""
+    return query if is_sqlite() else query.for_update("FOR SHARE")
+
+
 def transaction_lock(name):
     """Wait for the lock called `name`, then hold it until the transaction ends.
 

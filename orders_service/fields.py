@@ -58,3 +58,14 @@ class UTCDateTime(ma.fields.DateTime):
         if value.tzinfo is not None:
             value = value.astimezone(datetime.UTC).replace(tzinfo=None)
         return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class UTCInstant(ma.fields.AwareDateTime):
+    """An ISO 8601 time with its offset (Z or ±hh:mm), read as naive UTC, as times are stored."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        instant = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return instant.astimezone(datetime.UTC).replace(tzinfo=None)
+        except OverflowError:  # year 1 or 9999 moved past the calendar's end by its offset
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None

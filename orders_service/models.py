@@ -1,10 +1,10 @@
 """Every model, in dependency order: what migrations must produce."""
 
-from .events.models import Delivery, Event, WebhookEndpoint
+from .events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from .leads.models import Lead, LeadStatus
 from .orders.models import IdempotencyKey, Order, OrderHistory, OrderLine
 from .payments.models import PaymentEvent, Refund
 from .products.models import Product
 
 MODELS = (Product, Order, OrderLine, OrderHistory, IdempotencyKey, PaymentEvent, LeadStatus, Lead)
-MODELS += (Event, WebhookEndpoint, Delivery, Refund)
+MODELS += (Event, WebhookEndpoint, Delivery, DeliveryAttempt, Refund)

@@ -1,6 +1,7 @@
 """A loopback webhook subscriber for tests: records each request, answers as it is told."""
 
 import http.server
+import itertools
 import threading
 import time
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ class Received:
 
 class Subscriber:
     """`answer(n, body)` → an HTTP status, (status, answer's body), ("hang", seconds),
-    ("drip", seconds) or ("redirect", url); 204 if None."""
+    ("drip", seconds), ("redirect", url) or ("raw", bytes, pieces sent after them); 204 if
+    None."""
 
     def __init__(self, answer=None, secret=None):
         self.answer = answer or (lambda n, body: 204)
@@ -48,6 +50,9 @@ class Subscriber:
                     subscriber.received.append(received)
                 if isinstance(answered, tuple) and answered[0] == "drip":
                     self.drip(answered[1])
+                    return
+                if isinstance(answered, tuple) and answered[0] == "raw":
+                    self.raw(*answered[1:])
                     return
                 if isinstance(answered, tuple) and answered[0] == "hang":
                     time.sleep(answered[1])
@@ -77,6 +82,17 @@ class Subscriber:
                         time.sleep(seconds / len(answer))
                 except OSError:
                     pass  # the deliverer cut the attempt at its deadline
+                self.close_connection = True
+
+            def raw(self, head, pieces=()):
+                """`head` at once, then each of `pieces` as it comes (from a generator that may
+                take its time, or never end), until the deliverer hangs up."""
+                try:
+                    for piece in itertools.chain((head,), pieces):
+                        self.wfile.write(piece)
+                        self.wfile.flush()
+                except OSError:
+                    pass  # the deliverer read what it keeps and closed the connection
                 self.close_connection = True
 
             def log_message(self, *args):

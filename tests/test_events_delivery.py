@@ -2,51 +2,28 @@
 
 import datetime
 import json
-import time
 
 import pytest
 from prometheus_client import REGISTRY
 
+from orders_service.database import utcnow
 from orders_service.events import deliver as deliver_module
-from orders_service.events.claims import claim, record_result
-from orders_service.events.deliver import Deliverer, Settings
+from orders_service.events.claims import Outcome, claim, record_result
 from orders_service.events.models import Delivery
 from orders_service.orders.models import Order
 from tests.fakes.stripe_events import deliver
 from tests.fakes.stripe_events import event as stripe_event
 from tests.servers import free_port
 from tests.subscriber import Subscriber
-
-SCHEDULE = (datetime.timedelta(seconds=1), datetime.timedelta(seconds=1))
-
-
-def deliverer(timeout=1.0):
-    return Deliverer(Settings(timeout, SCHEDULE, allow_private_targets=True))
-
-
-def settle(worker, deadline=60):
-    """Run the deliverer until nothing is pending (retries come due after SCHEDULE's waits)."""
-    end = time.monotonic() + deadline
-    while Delivery.select().where(Delivery.state == "pending").exists():
-        assert time.monotonic() < end, "deliveries still pending"
-        worker.run(once=True)
-        time.sleep(0.1)
-
-
-def subscribe(client, admin, url, **body):
-    response = client.post("/webhook-endpoints", json={"url": url, **body}, headers=admin)
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()
-
-
-def change(client, admin, order_id, status):
-    body = {"orderId": order_id, "status": status}
-    assert client.post("/orders/status-update", json=body, headers=admin).status_code == 200
-
-
-def deliveries(client, admin, endpoint):
-    url = f"/webhook-endpoints/{endpoint['id']}/deliveries"
-    return client.get(url, headers=admin).get_json()
+from tests.webhooks import (
+    SCHEDULE,
+    change,
+    deliver_once,
+    deliverer,
+    deliveries,
+    settle,
+    subscribe,
+)
 
 
 def test_an_order_created_and_paid_through_stripe_reaches_a_subscriber_signed_and_in_order(
@@ -110,14 +87,10 @@ def test_an_unreachable_endpoint_ends_failed_after_the_schedule(client, admin, p
 def test_an_answer_dripped_slower_than_the_timeout_is_cut_at_the_attempts_deadline(
     client, admin, place_order
 ):
-    with Subscriber(lambda n, body: ("drip", 8)) as subscriber:
-        endpoint = subscribe(client, admin, subscriber.url)
-        place_order()
-        started = time.monotonic()
-        deliverer(timeout=1.0).run(once=True)
-        took = time.monotonic() - started
+    _, delivery, took, subscriber = deliver_once(
+        client, admin, place_order, ("drip", 8), timeout=1.0
+    )
 
-    [delivery] = deliveries(client, admin, endpoint)
     assert (delivery["state"], delivery["attempts"]) == ("pending", 1)
     assert delivery["lastError"] == "timed out after 1s"
     assert len(subscriber.received) == 1
@@ -264,9 +237,10 @@ def test_a_lapsed_claim_is_due_again_and_its_late_result_is_not_recorded(pending
 
     assert {d.id for d in again} == {d.id for d in lapsed} == pending
     assert {d.attempts for d in again} == {2}
-    assert record_result(lapsed[0], 204, None, SCHEDULE) is None
+    answered = Outcome(utcnow(), 5, 204, None, "")
+    assert record_result(lapsed[0], answered, SCHEDULE) is None
     assert Delivery.get_by_id(lapsed[0].id).state == "pending"
-    assert record_result(again[0], 204, None, SCHEDULE) == "delivered"
+    assert record_result(again[0], answered, SCHEDULE) == "delivered"
 
 
 def test_the_backlog_gauge_counts_pending_deliveries(pending):

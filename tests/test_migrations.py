@@ -1,6 +1,7 @@
 """The schema comes only from migrations, and what they make is what the models describe."""
 
 import contextlib
+import datetime
 import itertools
 
 import pytest
@@ -8,6 +9,7 @@ from playhouse.db_url import parse
 from playhouse.schema_diff import diff_models
 
 from orders_service.database import db, migration_runner
+from orders_service.events.models import Delivery, Event, WebhookEndpoint
 from orders_service.models import MODELS
 from orders_service.orders.models import Order, OrderHistory
 from tests.migrating import fresh_postgres, migration_problems, upgrade_at_once
@@ -49,6 +51,43 @@ def test_migration_0003_leaves_older_orders_without_a_payment_key(app):
         db.close()
     assert older.payment_key is None
     assert len(newer.payment_key) == 32 and newer.payment_key != Order.payment_key.default()
+
+
+def test_migration_0008_keeps_deliveries_and_counts_silence_from_an_endpoints_last_delivery(app):
+    rows = [
+        "INSERT INTO orders (id, user_id, created_at, status, amount_in_cents, currency, "
+        "payment_key_generation) VALUES (1, 7, '2026-01-01 00:00:00', 'pending', 899, 'usd', 0)",
+        "INSERT INTO event (id, uid, type, order_id, version, created_at, body) "
+        "VALUES (1, 'evt_1', 'order.created', 1, 1, '2026-01-01 00:00:00', '{}')",
+        *(
+            "INSERT INTO webhook_endpoint (id, url, events, description, enabled, secret, "
+            f"created_at) VALUES ({n}, 'https://hooks.example/{n}', '[\"*\"]', '', '1', "
+            "'whsec_x', '2026-01-01 00:00:00')"
+            for n in (1, 2)
+        ),
+        "INSERT INTO delivery (id, event_id, endpoint_id, order_id, version, state, attempts, "
+        "next_attempt_at, delivered_at) VALUES (1, 1, 1, 1, 1, 'delivered', 1, "
+        "'2026-01-02 00:00:00', '2026-01-02 00:00:00'), (2, 1, 2, 1, 1, 'failed', 8, "
+        "'2026-01-03 00:00:00', NULL)",
+    ]
+    with app.app_context():
+        runner = migration_runner()
+        try:
+            assert runner.down("0008_webhook_operations")[-1] == "0008_webhook_operations"
+            for row in rows:
+                db.execute_sql(row)
+        finally:
+            runner.up()  # whatever came of it: the other tests need the whole schema
+        endpoints = {e.id: e.alive_at for e in WebhookEndpoint.select()}
+        kept = [(d.id, d.state, d.schedule_start, d.next_attempt_at) for d in Delivery.select()]
+        [event] = Event.select()
+        db.close()
+    assert endpoints == {1: datetime.datetime(2026, 1, 2), 2: None}
+    assert kept == [
+        (1, "delivered", 0, datetime.datetime(2026, 1, 2)),
+        (2, "failed", 0, datetime.datetime(2026, 1, 3)),
+    ]
+    assert (event.order_id, event.uid) == (1, "evt_1")
 
 
 @pytest.fixture

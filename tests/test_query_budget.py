@@ -165,3 +165,20 @@ def test_a_cancel_costs_a_fixed_number_plus_one_per_product_given_back(
     # read, claim, lock, history, update, the lines holding stock, release; then per product,
     # and the lines; the event (4)
     assert len(statements) == 7 + (tracked + 1 if tracked else 0) + 4, statements
+
+
+@pytest.mark.parametrize("events", [2, 30])
+def test_a_replay_costs_the_same_for_any_number_of_events(
+    client, admin, place_order, count_queries, events
+):
+    endpoint = client.post(
+        "/webhook-endpoints", json={"url": "https://hooks.example/orders"}, headers=admin
+    ).get_json()
+    for _ in range(events):
+        place_order()
+    body = {"since": "2000-01-01T00:00:00Z"}
+    url = f"/webhook-endpoints/{endpoint['id']}/replay"
+
+    statements = count_queries(lambda: client.post(url, json=body, headers=admin))
+
+    assert len(statements) == 3, statements  # the endpoint; queue again those it had, add the rest

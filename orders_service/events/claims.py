@@ -1,13 +1,30 @@
-"""Deliveries claimed by one deliverer at a time, kept in version order, and their results."""
+"""Deliveries claimed by one deliverer at a time, kept in version order, their results and
+attempts, and queued again."""
 
+import datetime
 import secrets
+from dataclasses import dataclass
 
 import peewee
 
 from ..database import db, is_sqlite, utcnow
-from .models import Delivery, Event, WebhookEndpoint
+from .models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 
 NOTIFY_CHANNEL = "orders_service_deliveries"
+# How stale an endpoint's alive_at may get before a 2xx writes it again: precise enough for a
+# silence counted in days, and deliverers delivering to one endpoint do not all queue on its row.
+ALIVE_PRECISION = datetime.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt came to."""
+
+    at: datetime.datetime
+    duration_ms: int
+    status: int | None  # the HTTP status, None if none came
+    error: str | None  # None: a 2xx came
+    answer: str | None  # the first KiB of the answer's body, as text; None if no answer came
 
 
 def due_deliveries(now, limit):
@@ -25,12 +42,19 @@ def due_deliveries(now, limit):
         other.order_id == Delivery.order_id,
         other.state == pending,
     )
+    # Disabling an endpoint takes its deliveries off the schedule, but one in flight then, or
+    # written by a transaction that had not seen it disabled, may still come due: never sent.
+    enabled = WebhookEndpoint.select(WebhookEndpoint.id).where(
+        WebhookEndpoint.id == Delivery.endpoint,
+        WebhookEndpoint.enabled == True,  # noqa: E712
+    )
     return (
         Delivery.select(Delivery.id)
         .where(
             Delivery.state == pending,
             Delivery.next_attempt_at <= now,
             Delivery.version == first_pending,
+            peewee.fn.EXISTS(enabled),
         )
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
@@ -60,11 +84,13 @@ def claim(limit, lease):
             Delivery.id.in_(ids), Delivery.state == "pending", Delivery.next_attempt_at <= now
         ).execute()
         return list(
-            # The endpoint as it is now: its current URL, and the secrets signing this attempt.
+            # The endpoint as it is now: its current URL, the secrets signing this attempt, and
+            # its id (the joined endpoint takes the place of delivery.endpoint_id).
             Delivery.select(
                 Delivery,
                 Event.uid,
                 Event.body,
+                WebhookEndpoint.id,
                 WebhookEndpoint.url,
                 WebhookEndpoint.secret,
                 WebhookEndpoint.previous_secret,
@@ -78,25 +104,76 @@ def claim(limit, lease):
         )
 
 
-def record_result(delivery, status, error, schedule):
-    """Store one attempt's outcome: delivered, due again after the schedule's next wait, or
-    failed after its last. Returns that result; None if the claim had lapsed meanwhile."""
+def record_result(delivery, outcome, schedule):
+    """Store one attempt's outcome, and the attempt, in one transaction: delivered, due again
+    after the schedule's next wait, or failed after its last. Returns that result; None if the
+    claim had lapsed meanwhile (its delivery is another deliverer's now: nothing is stored)."""
     now = utcnow()
-    if error is None:
+    made = delivery.attempts - delivery.schedule_start  # since it was last queued
+    if outcome.error is None:
         result = "delivered"
         changes = {"state": "delivered", "delivered_at": now}
-    elif delivery.attempts > len(schedule):
+    elif made > len(schedule):
         result = "failed"
         changes = {"state": "failed"}
     else:
         result = "retry"
-        changes = {"next_attempt_at": now + schedule[delivery.attempts - 1]}
-    updated = (
-        Delivery.update(claim=None, last_status=status, last_error=error and error[:255], **changes)
-        .where(Delivery.id == delivery.id, Delivery.claim == delivery.claim)
+        changes = {"next_attempt_at": now + schedule[made - 1]}
+    error = outcome.error and outcome.error[:255]
+    with db.atomic():
+        if result == "delivered":
+            # The endpoint's row before the delivery's, as every other writer of both locks them.
+            _alive(delivery.endpoint_id, now)
+        updated = (
+            Delivery.update(claim=None, last_status=outcome.status, last_error=error, **changes)
+            .where(Delivery.id == delivery.id, Delivery.claim == delivery.claim)
+            .execute()
+        )
+        if not updated:
+            return None
+        DeliveryAttempt.create(
+            delivery=delivery.id,
+            at=outcome.at,
+            status=outcome.status,
+            duration_ms=outcome.duration_ms,
+            error=error,
+            response_body=outcome.answer,
+        )
+    return result
+
+
+def _alive(endpoint_id, now):
+    """A 2xx came from the endpoint: its silence ends (written once per ALIVE_PRECISION)."""
+    WebhookEndpoint.update(alive_at=now).where(
+        WebhookEndpoint.id == endpoint_id,
+        WebhookEndpoint.alive_at.is_null() | (WebhookEndpoint.alive_at < now - ALIVE_PRECISION),
+    ).execute()
+
+
+def requeue(deliveries, due):
+    """Queue the deliveries `deliveries` selects again: pending, due at `due` (None: not due
+    while their endpoint is disabled), with the whole retry schedule before them.
+
+    One in flight is left to its attempt, which is the one asked for: two attempts of one
+    delivery never overlap, and its result still finds its claim. Returns how many were queued.
+    """
+    now = utcnow()
+    in_flight = (
+        (Delivery.state == "pending")
+        & Delivery.claim.is_null(False)
+        & (Delivery.next_attempt_at > now)
+    )
+    return (
+        Delivery.update(
+            state="pending",
+            next_attempt_at=due,
+            delivered_at=None,
+            claim=None,
+            schedule_start=Delivery.attempts,
+        )
+        .where(deliveries, ~in_flight)
         .execute()
     )
-    return result if updated else None
 
 
 def backlog():

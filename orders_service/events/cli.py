@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from prometheus_client import start_http_server
 
+from ..config import parse_duration
 from ..ops.metrics import registry
 from .deliver import Deliverer, Settings, parse_schedule
 
@@ -30,6 +31,7 @@ def deliver(once, concurrency, metrics_port):
         schedule,
         concurrency,
         allow_private_targets=config["WEBHOOK_ALLOW_PRIVATE_TARGETS"],
+        disable_after=parse_duration(config["WEBHOOK_DISABLE_AFTER"]),  # checked at start
     )
     deliverer = Deliverer(settings, config["DATABASE_URL"])
     previous = {signum: signal.signal(signum, deliverer.stop) for signum in STOP_SIGNALS}

@@ -17,14 +17,17 @@ import psycopg
 from standardwebhooks.webhooks import Webhook
 
 from ..config import parse_duration
-from ..database import db
+from ..database import db, utcnow
 from ..ops.metrics import record_delivery, set_delivery_backlog
-from .claims import NOTIFY_CHANNEL, backlog, claim, record_result
+from .answers import as_text, first_bytes
+from .claims import NOTIFY_CHANNEL, Outcome, backlog, claim, record_result
+from .liveness import disable_dead_endpoints
 from .targets import Refused, checked_addresses
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
 BACKLOG_EVERY_SECONDS = 5.0
+DEAD_ENDPOINTS_EVERY_SECONDS = 60.0
 USER_AGENT = "orders-service-webhooks/1"
 
 
@@ -34,6 +37,7 @@ class Settings:
     schedule: tuple  # timedeltas: the wait before each retry
     concurrency: int = 8
     allow_private_targets: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS
+    disable_after: datetime.timedelta | None = None  # None: endpoints are never disabled
 
     @property
     def lease(self):
@@ -50,10 +54,12 @@ def parse_schedule(text):
 
 
 def send(delivery, settings):
-    """One signed POST of the event; (HTTP status or None, None if delivered else why not)."""
+    """One signed POST of the event; (HTTP status or None, None if delivered else why not, the
+    answer's first KiB as text or None if no answer came)."""
     endpoint, event = delivery.endpoint, delivery.event
     attempt = Attempt(endpoint.url, settings.timeout, settings.allow_private_targets)
-    return post_signed(endpoint, event.uid, event.body, attempt)
+    status, error = post_signed(endpoint, event.uid, event.body, attempt)
+    return status, error, as_text(attempt.answer)
 
 
 def post_signed(endpoint, uid, body, attempt):
@@ -113,12 +119,13 @@ class Attempt:
 
     A socket timeout bounds each read, not the exchange: a subscriber dripping its answer a
     byte at a time would hold the attempt past its lease, and another deliverer would send the
-    same delivery meanwhile. A watchdog shuts the socket down at the deadline instead. Of the
-    answer's body, only the first `keep` bytes are read (none for a delivery: its status alone
-    counts) into `answer`, within the same deadline; redirects are not followed.
+    same delivery meanwhile. A watchdog shuts the socket down at the deadline instead. Only
+    the status counts; of the body, the first KiB is read (into `answer`, for the attempts log
+    and a ping's outcome; None if no answer came) within the same deadline, and redirects are
+    not followed.
     """
 
-    def __init__(self, url, timeout, allow_private_targets=False, keep=0):
+    def __init__(self, url, timeout, allow_private_targets=False):
         parts = urlsplit(url)
         kind = PinnedHTTPSConnection if parts.scheme == "https" else PinnedConnection
         self.connection = kind(parts.hostname, parts.port, timeout=timeout)
@@ -126,8 +133,7 @@ class Attempt:
         self.target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
         self.timeout = timeout
         self.deadline = time.monotonic() + timeout
-        self.keep = keep
-        self.answer = b""
+        self.answer = self.sock = None
         self.timed_out = False
         self.done = threading.Event()
 
@@ -136,17 +142,19 @@ class Attempt:
         watchdog.start()
         try:
             self.connection.request("POST", self.target, body=body, headers=headers)
-            response = self.connection.getresponse()
-            if self.keep:
-                self.answer = response.read(self.keep)
-            return response.status
+            # The connection lets go of the socket of an answer that ends it (Connection: close)
+            # and leaves it to the answer: the watchdog must still find it while the body comes.
+            self.sock = self.connection.sock
+            with contextlib.closing(self.connection.getresponse()) as response:
+                self.answer = first_bytes(response)
+                return response.status
         finally:
             self.done.set()
             self.connection.close()
 
     def _watch(self):
         while not self.done.wait(max(0.0, self.deadline - time.monotonic())):
-            sock = self.connection.sock
+            sock = self.connection.sock or self.sock
             if sock is None:  # still resolving or connecting: the socket's own timeout holds
                 self.done.wait(0.05)
                 continue
@@ -165,6 +173,7 @@ class Deliverer:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.backlog_at = 0.0
+        self.swept_at = float("-inf")
 
     def stop(self, *_):
         """Claim nothing more; the attempts in flight finish and are recorded."""
@@ -200,6 +209,7 @@ class Deliverer:
     def _claim(self, limit):
         """Due deliveries, or none while the database is unreachable (the loop tries again)."""
         try:
+            self._disable_dead_endpoints()  # first: their deliveries are then not claimed
             claimed = claim(limit, self.settings.lease)
             self._report_backlog()
             return claimed
@@ -212,14 +222,17 @@ class Deliverer:
 
     def attempt(self, delivery):
         try:
+            at, started = utcnow(), time.monotonic()
             try:
-                status, error = send(delivery, self.settings)
+                status, error, answer = send(delivery, self.settings)
             except Exception as unexpected:
                 # Counted as a failed attempt, so the delivery follows the schedule to `failed`
                 # instead of being claimed again forever, holding back its order's later events.
                 log.exception("delivery %s: the attempt failed unexpectedly", delivery.id)
-                status, error = None, f"{type(unexpected).__name__}: {unexpected}"
-            result = record_result(delivery, status, error, self.settings.schedule)
+                status, error, answer = None, f"{type(unexpected).__name__}: {unexpected}", None
+            took = round((time.monotonic() - started) * 1000)
+            outcome = Outcome(at, took, status, error, answer)
+            result = record_result(delivery, outcome, self.settings.schedule)
             if result is not None:
                 record_delivery(result)
             if error:
@@ -235,6 +248,14 @@ class Deliverer:
         finally:
             db.close()
             self.wake.set()
+
+    def _disable_dead_endpoints(self):
+        silence = self.settings.disable_after
+        if silence is None or time.monotonic() - self.swept_at < DEAD_ENDPOINTS_EVERY_SECONDS:
+            return
+        self.swept_at = time.monotonic()
+        for endpoint in disable_dead_endpoints(silence):
+            log.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
 
     def _report_backlog(self):
         if time.monotonic() - self.backlog_at >= BACKLOG_EVERY_SECONDS:

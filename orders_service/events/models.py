@@ -14,6 +14,12 @@ TYPES = tuple(
         *("refund.succeeded", "refund.failed"),
     )
 )
+# Written when the deliverer gives up on a dead endpoint; delivered like any other type.
+ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+TYPES += (ENDPOINT_DISABLED,)
+# The order id a delivery of an event about no order files under: a group of its own, where
+# every version is 0, so none waits for another.
+NO_ORDER = 0
 
 
 class Event(BaseModel):
@@ -22,7 +28,8 @@ class Event(BaseModel):
     # consumer has already seen and dropped as a duplicate.
     uid = peewee.CharField(max_length=40, unique=True)
     type = peewee.CharField(max_length=32)
-    order = peewee.ForeignKeyField(Order, on_delete="CASCADE", index=False)
+    # None for an event about something else than an order (then `version` is 0).
+    order = peewee.ForeignKeyField(Order, on_delete="CASCADE", index=False, null=True)
     version = peewee.IntegerField()
     created_at = peewee.DateTimeField(default=utcnow)
     # The event's JSON exactly as GET /events/{id} answers it and every attempt sends it.
@@ -41,6 +48,11 @@ class WebhookEndpoint(BaseModel):
     events_json = peewee.TextField(column_name="events")
     description = peewee.CharField(max_length=500, default="")
     enabled = peewee.BooleanField(default=True)
+    # Why the deliverer disabled it (None when enabled, or disabled by an admin).
+    disabled_reason = peewee.CharField(max_length=255, null=True)
+    # Its last 2xx, or its enabling again since (None: neither since its creation); the
+    # deliverer disables it once this is older than WEBHOOK_DISABLE_AFTER.
+    alive_at = peewee.DateTimeField(null=True)
     secret = peewee.CharField(max_length=64)
     created_at = peewee.DateTimeField(default=utcnow)
     # The secret the last rotation replaced: every attempt is signed with it too until it expires.
@@ -76,9 +88,13 @@ class Delivery(BaseModel):
     last_status = peewee.IntegerField(null=True)
     last_error = peewee.CharField(max_length=255, null=True)
     # While claimed: when the claim lapses (a killed deliverer's delivery is then due again).
-    next_attempt_at = peewee.DateTimeField(default=utcnow)
+    # None while its endpoint is disabled: not due at all, until enabling it resumes it.
+    next_attempt_at = peewee.DateTimeField(default=utcnow, null=True)
     delivered_at = peewee.DateTimeField(null=True)
     claim = peewee.CharField(max_length=32, null=True)
+    # The attempts made before a retry or replay queued it again: the retry schedule counts
+    # its waits from there, so a delivery queued again gets the whole schedule.
+    schedule_start = peewee.IntegerField(default=0)
 
     @property
     def next_attempt(self):
@@ -87,7 +103,8 @@ class Delivery(BaseModel):
     class Meta:
         indexes = (
             (("endpoint", "id"), False),
-            (("event",), False),
+            (("endpoint", "state", "id"), False),
+            (("event", "endpoint"), True),
             (("state", "next_attempt_at"), False),
         )
 
@@ -103,3 +120,19 @@ Delivery.add_index(
         name="delivery_pending_versions",
     )
 )
+
+
+class DeliveryAttempt(BaseModel):
+    """One attempt of a delivery: when, how long, what the endpoint answered."""
+
+    id = peewee.BigAutoField()
+    delivery = peewee.ForeignKeyField(Delivery, on_delete="CASCADE", index=False)
+    at = peewee.DateTimeField()
+    status = peewee.IntegerField(null=True)
+    duration_ms = peewee.IntegerField()
+    error = peewee.CharField(max_length=255, null=True)
+    # The answer's first KiB as text; None when no answer came.
+    response_body = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("delivery", "id"), False),)

@@ -1,4 +1,4 @@
-"""Write an order's event, and its deliveries, in the transaction that changes the order."""
+"""Write an event, and its deliveries, in the transaction that makes the change it tells of."""
 
 import json
 import secrets
@@ -7,7 +7,7 @@ from ..database import utcnow
 from ..fields import UTCDateTime
 from ..orders.models import Order, OrderHistory
 from .claims import notify_deliverers
-from .models import Delivery, Event, WebhookEndpoint
+from .models import ENDPOINT_DISABLED, NO_ORDER, Delivery, Event, WebhookEndpoint
 
 _timestamp = UTCDateTime()
 
@@ -75,15 +75,30 @@ def _write(order, event_type, version, actor, **detail):
     now = utcnow()
     data = {"order": _order_body(order), **detail, "version": version, "actor": actor}
     uid, body = envelope(event_type, data, now)
+    return _store(uid, event_type, body, now, order.id, version)
+
+
+def record_endpoint_disabled(endpoint):
+    """`webhook_endpoint.disabled`, about no order: the endpoint as it is now, without secret."""
+    from .schemas import EventEndpointSchema
+
+    now = utcnow()
+    data = {"endpoint": EventEndpointSchema().dump(endpoint)}
+    uid, body = envelope(ENDPOINT_DISABLED, data, now)
+    return _store(uid, ENDPOINT_DISABLED, body, now, None, 0)
+
+
+def _store(uid, event_type, body, now, order_id, version):
+    """The event, and a delivery of it to every enabled endpoint subscribed to its type."""
     event = Event.create(
-        uid=uid, type=event_type, order=order.id, version=version, created_at=now, body=body
+        uid=uid, type=event_type, order=order_id, version=version, created_at=now, body=body
     )
     endpoints = WebhookEndpoint.select().where(WebhookEndpoint.enabled == True)  # noqa: E712
     rows = [
         {
             "event": event.id,
             "endpoint": endpoint.id,
-            "order_id": order.id,
+            "order_id": NO_ORDER if order_id is None else order_id,
             "version": version,
             "next_attempt_at": now,
         }

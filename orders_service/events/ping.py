@@ -4,12 +4,10 @@ import time
 from dataclasses import dataclass
 
 from ..database import release_connection, utcnow
+from .answers import as_text
 from .deliver import Attempt, post_signed
 from .outbox import envelope
 from .service import get_endpoint
-
-# As much of the answer as the attempts log keeps: enough to read an error page's gist.
-ANSWER_KEPT = 1024
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ def ping(endpoint_id, timeout, allow_private_targets):
     endpoint = get_endpoint(endpoint_id)
     uid, body = envelope("webhook.ping", {"endpointId": endpoint.id}, utcnow())
     release_connection()  # not held while the subscriber takes its time
-    attempt = Attempt(endpoint.url, timeout, allow_private_targets, keep=ANSWER_KEPT)
+    attempt = Attempt(endpoint.url, timeout, allow_private_targets)
     started = time.monotonic()
     status, error = post_signed(endpoint, uid, body, attempt)
     return PingResult(
@@ -38,5 +36,5 @@ def ping(endpoint_id, timeout, allow_private_targets):
         status=status,
         duration_ms=round((time.monotonic() - started) * 1000),
         error=error,
-        response_body=None if status is None else attempt.answer.decode(errors="replace"),
+        response_body=as_text(attempt.answer),
     )

@@ -6,13 +6,18 @@ from flask.views import MethodView
 from ..config import parse_duration
 from ..extensions import Blueprint
 from ..pagination import LINK_HEADER_DOC, KeysetArgsSchema, finish_page, keyset_page
-from .models import Delivery, Event, WebhookEndpoint
+from .models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from .operations import attempts_of, replay, retry_delivery
 from .ping import ping
 from .schemas import (
+    DeliveryAttemptSchema,
+    DeliveryQueryArgsSchema,
     DeliverySchema,
     EventQueryArgsSchema,
     EventSchema,
     PingSchema,
+    ReplayedSchema,
+    ReplaySchema,
     WebhookEndpointCreateSchema,
     WebhookEndpointPatchSchema,
     WebhookEndpointSchema,
@@ -127,13 +132,48 @@ class WebhookEndpointPing(MethodView):
 @endpoints_blp.route("/<id:endpoint_id>/deliveries")
 class WebhookEndpointDeliveries(MethodView):
     @endpoints_blp.auth(admin=True)
-    @endpoints_blp.arguments(KeysetArgsSchema, location="query")
+    @endpoints_blp.arguments(DeliveryQueryArgsSchema, location="query")
     @endpoints_blp.response(200, DeliverySchema(many=True), headers=LINK_HEADER_DOC)
     @endpoints_blp.errors(404)
     def get(self, args, endpoint_id):
         """List an endpoint's deliveries, newest first: pending, delivered or failed"""
         headers = {}
-        return keyset_page(deliveries_of(endpoint_id), Delivery.id, args, headers), headers
+        deliveries = deliveries_of(endpoint_id, args.get("state"))
+        return keyset_page(deliveries, Delivery.id, args, headers), headers
+
+
+@endpoints_blp.route("/<id:endpoint_id>/deliveries/<id:delivery_id>/retry")
+class WebhookDeliveryRetry(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.response(202, DeliverySchema)
+    @endpoints_blp.errors(404)
+    def post(self, endpoint_id, delivery_id):
+        """Send a delivery again now, whatever became of it (same webhook-id)"""
+        return retry_delivery(endpoint_id, delivery_id)
+
+
+@endpoints_blp.route("/<id:endpoint_id>/deliveries/<id:delivery_id>/attempts")
+class WebhookDeliveryAttempts(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.arguments(KeysetArgsSchema, location="query")
+    @endpoints_blp.response(200, DeliveryAttemptSchema(many=True), headers=LINK_HEADER_DOC)
+    @endpoints_blp.errors(404)
+    def get(self, args, endpoint_id, delivery_id):
+        """List a delivery's attempts, newest first, with what the endpoint answered"""
+        headers = {}
+        attempts = attempts_of(endpoint_id, delivery_id)
+        return keyset_page(attempts, DeliveryAttempt.id, args, headers), headers
+
+
+@endpoints_blp.route("/<id:endpoint_id>/replay")
+class WebhookEndpointReplay(MethodView):
+    @endpoints_blp.auth(admin=True)
+    @endpoints_blp.arguments(ReplaySchema)
+    @endpoints_blp.response(202, ReplayedSchema)
+    @endpoints_blp.errors(404)
+    def post(self, data, endpoint_id):
+        """Send again every event since a time of the types the endpoint subscribes to"""
+        return {"count": replay(endpoint_id, data["since"])}
 
 
 @events_blp.route("")

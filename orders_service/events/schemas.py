@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, QueryInteger, Schema, StrictBoolean, UTCDateTime
+from ..fields import MAX_ID, QueryInteger, Schema, StrictBoolean, UTCDateTime, UTCInstant
 from ..orders.lifecycle import STATUSES
 from ..orders.schemas import OrderSchema
 from ..pagination import KeysetArgsSchema
@@ -41,7 +41,16 @@ class WebhookEndpointSchema(Schema):
         metadata={"description": 'Event types to receive; "*" (the default) for all.'},
     )
     description = ma.fields.String(load_default="", validate=ma.validate.Length(max=500))
-    enabled = StrictBoolean(load_default=True)
+    enabled = StrictBoolean(
+        load_default=True,
+        metadata={"description": "false: nothing is sent; true again resumes what is pending."},
+    )
+    disabledReason = ma.fields.String(
+        attribute="disabled_reason",
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Why the deliverer disabled it (no 2xx for too long)."},
+    )
     secret = ma.fields.String(
         dump_only=True,
         metadata={"description": "whsec_ + base64 of 32 bytes: verifies webhook-signature."},
@@ -73,15 +82,9 @@ class WebhookEndpointPatchSchema(WebhookEndpointCreateSchema):
         super().__init__(partial=True, **kwargs)
 
 
-class PingSchema(Schema):
-    eventId = ma.fields.String(
-        attribute="event_id",
-        required=True,
-        metadata={
-            "description": "The ping's webhook-id.",
-            "example": "evt_5f0c8e2a9b1d4c7e3a6b8d0f",
-        },
-    )
+class AttemptOutcomeSchema(Schema):
+    """What one attempt came to: a delivery's (in its attempts log), or a ping's."""
+
     status = ma.fields.Integer(
         required=True,
         allow_none=True,
@@ -97,20 +100,78 @@ class PingSchema(Schema):
         attribute="response_body",
         required=True,
         allow_none=True,
-        metadata={"description": "The answer's first 1 KiB (as text); null when none came."},
+        metadata={
+            "description": "The answer's first KiB, as text (bytes that are not UTF-8 as "
+            "U+FFFD); null when no answer came."
+        },
     )
 
 
+class PingSchema(AttemptOutcomeSchema):
+    eventId = ma.fields.String(
+        attribute="event_id",
+        required=True,
+        metadata={
+            "description": "The ping's webhook-id.",
+            "example": "evt_5f0c8e2a9b1d4c7e3a6b8d0f",
+        },
+    )
+
+    class Meta:
+        fields = ("eventId", "status", "durationMs", "error", "responseBody")
+
+
 class DeliverySchema(Schema):
-    id = ma.fields.Integer()
-    eventId = ma.fields.String(attribute="event.uid")
-    eventType = ma.fields.String(attribute="event.type", validate=ma.validate.OneOf(TYPES))
-    state = ma.fields.String(validate=ma.validate.OneOf(DELIVERY_STATES))
-    attempts = ma.fields.Integer()
-    lastStatus = ma.fields.Integer(attribute="last_status", allow_none=True)
-    lastError = ma.fields.String(attribute="last_error", allow_none=True)
-    nextAttemptAt = UTCDateTime(attribute="next_attempt", allow_none=True)
-    deliveredAt = UTCDateTime(attribute="delivered_at", allow_none=True)
+    id = ma.fields.Integer(required=True)
+    eventId = ma.fields.String(attribute="event.uid", required=True)
+    eventType = ma.fields.String(
+        attribute="event.type", required=True, validate=ma.validate.OneOf(TYPES)
+    )
+    state = ma.fields.String(required=True, validate=ma.validate.OneOf(DELIVERY_STATES))
+    attempts = ma.fields.Integer(required=True)
+    lastStatus = ma.fields.Integer(attribute="last_status", required=True, allow_none=True)
+    lastError = ma.fields.String(attribute="last_error", required=True, allow_none=True)
+    nextAttemptAt = UTCDateTime(
+        attribute="next_attempt",
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "null once it is delivered or failed, or while its endpoint is disabled"
+        },
+    )
+    deliveredAt = UTCDateTime(attribute="delivered_at", required=True, allow_none=True)
+
+
+class DeliveryQueryArgsSchema(KeysetArgsSchema):
+    state = ma.fields.String(
+        validate=ma.validate.OneOf(DELIVERY_STATES),
+        metadata={"description": "Only the deliveries in this state."},
+    )
+
+
+class DeliveryAttemptSchema(AttemptOutcomeSchema):
+    id = ma.fields.Integer(required=True)
+    at = UTCDateTime(required=True, metadata={"description": "When the attempt began."})
+
+    class Meta:
+        fields = ("id", "at", "status", "durationMs", "error", "responseBody")
+
+
+class ReplaySchema(Schema):
+    since = UTCInstant(
+        required=True,
+        metadata={
+            "description": "Events written from this time on are sent again.",
+            "example": "2026-03-01T00:00:00Z",
+        },
+    )
+
+
+class ReplayedSchema(Schema):
+    count = ma.fields.Integer(
+        required=True,
+        metadata={"description": "The deliveries queued (one in flight is left to finish)."},
+    )
 
 
 class EventOrderSchema(OrderSchema):
@@ -120,7 +181,18 @@ class EventOrderSchema(OrderSchema):
         exclude = ("clientSecret",)
 
 
+class EventEndpointSchema(WebhookEndpointSchema):
+    """The endpoint as GET /webhook-endpoints/{id} shows it, but for its secret."""
+
+    class Meta:
+        exclude = ("secret",)
+
+
 class EventDataSchema(Schema):
+    """An order event's order, previousStatus, version and actor; webhook_endpoint.disabled's
+    endpoint."""
+
+    endpoint = ma.fields.Nested(EventEndpointSchema)
     order = ma.fields.Nested(EventOrderSchema)
     previousStatus = ma.fields.String(
         allow_none=True,

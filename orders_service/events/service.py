@@ -7,9 +7,10 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from ..database import db, utcnow
+from ..database import db, shared, utcnow
 from ..errors import DomainError, NotFound
 from ..pagination import keyset_query
+from .liveness import set_enabled
 from .models import Delivery, Event, WebhookEndpoint
 from .targets import Refused, checked_addresses
 
@@ -48,22 +49,29 @@ def create_endpoint(data):
     return WebhookEndpoint.create(secret=new_secret(), **_columns(data))
 
 
-def get_endpoint(endpoint_id):
-    endpoint = WebhookEndpoint.get_or_none(WebhookEndpoint.id == endpoint_id)
+def get_endpoint(endpoint_id, hold=False):
+    """The endpoint; with `hold`, kept from changing (being enabled or disabled) until the
+    transaction ends."""
+    query = WebhookEndpoint.select().where(WebhookEndpoint.id == endpoint_id)
+    endpoint = (shared(query) if hold else query).get_or_none()
     if endpoint is None:
         raise NotFound(f"Webhook endpoint {endpoint_id} not found.")
     return endpoint
 
 
 def update_endpoint(endpoint_id, changes):
-    """Change what is given; events already written keep the deliveries they have."""
+    """Change what is given; events already written keep the deliveries they have. Disabling
+    holds its pending deliveries back, enabling it again resumes them."""
     if "url" in changes:
         check_target(changes["url"])  # before the transaction: it may wait on DNS
     with db.atomic():
         endpoint = get_endpoint(endpoint_id)
         columns = _columns(changes)
+        enabled = columns.pop("enabled", None)
         if columns:
             WebhookEndpoint.update(**columns).where(WebhookEndpoint.id == endpoint.id).execute()
+        if enabled is not None:
+            set_enabled(endpoint.id, enabled)
     return get_endpoint(endpoint_id)
 
 
@@ -94,14 +102,16 @@ def endpoints():
     return WebhookEndpoint.select()
 
 
-def deliveries_of(endpoint_id):
-    """The endpoint's deliveries with their event's id and type (one query a page)."""
+def deliveries_of(endpoint_id, state=None):
+    """The endpoint's deliveries (in `state` if given) with their event's id and type (one
+    query a page)."""
     endpoint = get_endpoint(endpoint_id)
-    return (
+    query = (
         Delivery.select(Delivery, Event.uid, Event.type)
         .join(Event)
         .where(Delivery.endpoint == endpoint.id)
     )
+    return query if state is None else query.where(Delivery.state == state)
 
 
 def event_page(event_type, order_id, starting_after, limit):

@@ -41,6 +41,11 @@ WEBHOOK_BACKLOG = Gauge(
     multiprocess_mode="livemax",
 )
 
+WEBHOOK_ENDPOINTS_DISABLED = Counter(
+    "webhook_endpoints_disabled_total",
+    "Webhook endpoints the deliverer disabled after WEBHOOK_DISABLE_AFTER without a 2xx",
+)
+
 blp = Blueprint("metrics", __name__)
 
 
@@ -55,6 +60,10 @@ def record_webhook_event(event_type, outcome):
 
 def record_delivery(result):
     WEBHOOK_DELIVERIES.labels(result).inc()
+
+
+def record_endpoint_disabled():
+    WEBHOOK_ENDPOINTS_DISABLED.inc()
 
 
 def set_delivery_backlog(pending):
