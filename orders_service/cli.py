@@ -141,7 +141,7 @@ def reconcile(refunds_within):
     changed = set()
     for order_id, outcome in reconcile_orders(refunds_within):
         click.echo(f"order {order_id}: {outcome}")
-        if outcome in {"paid", "canceled", "refunded"}:
+        if outcome.split(":")[0] in {"paid", "canceled", "refunded", "refunds recorded"}:
             changed.add(order_id)
     click.echo(f"reconcile: {len(changed)} orders changed.")
 

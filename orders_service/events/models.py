@@ -8,7 +8,11 @@ from ..database import BaseModel, utcnow
 from ..orders.models import Order
 
 TYPES = tuple(
-    f"order.{name}" for name in ("created", "paid", "shipped", "completed", "canceled", "refunded")
+    f"order.{name}"
+    for name in (
+        *("created", "paid", "shipped", "completed", "canceled", "refunded"),
+        *("refund.succeeded", "refund.failed"),
+    )
 )
 # Written when the deliverer gives up on a dead endpoint; delivered like any other type.
 ENDPOINT_DISABLED = "webhook_endpoint.disabled"

@@ -18,14 +18,22 @@ def record_created(order):
     The UPDATE that made it visible set its `event_version` to 1.
     """
     first = OrderHistory.select().where(OrderHistory.order == order.id).order_by(OrderHistory.id)
-    _write(order, "order.created", None, 1, first.get().actor)
+    _write(order, "order.created", 1, first.get().actor, previousStatus=None)
 
 
 def record_transition(order, previous, actor):
     """The event of the status change whose history row was just written (none if invisible)."""
     if order.client_secret is None:
         return
-    _write(order, f"order.{order.status}", previous, next_version(order), actor)
+    _write(order, f"order.{order.status}", next_version(order), actor, previousStatus=previous)
+
+
+def record_refund(order, outcome, refund, actor):
+    """`order.refund.<outcome>` (succeeded or failed) with the refund's body, in the
+    transaction that records the outcome; the caller holds the order's row, read under it."""
+    if order.client_secret is None:
+        return
+    _write(order, f"order.refund.{outcome}", next_version(order), actor, refund=refund)
 
 
 def next_version(order):
@@ -62,14 +70,10 @@ def envelope(event_type, data, now):
     return uid, json.dumps(body, separators=(",", ":"))
 
 
-def _write(order, event_type, previous, version, actor):
+def _write(order, event_type, version, actor, **detail):
+    """The event, `detail` (previousStatus, or refund) after the order in its data."""
     now = utcnow()
-    data = {
-        "order": _order_body(order),
-        "previousStatus": previous,
-        "version": version,
-        "actor": actor,
-    }
+    data = {"order": _order_body(order), **detail, "version": version, "actor": actor}
     uid, body = envelope(event_type, data, now)
     return _store(uid, event_type, body, now, order.id, version)
 

@@ -6,6 +6,7 @@ from ..fields import MAX_ID, QueryInteger, Schema, StrictBoolean, UTCDateTime, U
 from ..orders.lifecycle import STATUSES
 from ..orders.schemas import OrderSchema
 from ..pagination import KeysetArgsSchema
+from ..payments.schemas import RefundSchema
 from .models import TYPES
 from .targets import MAX_URL, normalise_url
 
@@ -193,7 +194,14 @@ class EventDataSchema(Schema):
 
     endpoint = ma.fields.Nested(EventEndpointSchema)
     order = ma.fields.Nested(EventOrderSchema)
-    previousStatus = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(STATUSES))
+    previousStatus = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.OneOf(STATUSES),
+        metadata={"description": "Of a status change (order.<status>) only."},
+    )
+    refund = ma.fields.Nested(
+        RefundSchema, metadata={"description": "Of order.refund.succeeded and .failed only."}
+    )
     version = ma.fields.Integer(metadata={"description": "1 for order.created, then +1 a change"})
     actor = ma.fields.String()
 
