@@ -15,11 +15,12 @@ from .ops import logging as request_logging
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
 from .payments import gateway
+from .payments.refund_routes import blp as refunds_blp
 from .payments.webhooks import blp as webhooks_blp
 from .products.routes import blp as products_blp
 
 MODULES = (products_blp, orders_blp, webhooks_blp, leads_blp, health_blp)
-MODULES += (endpoints_blp, events_blp)
+MODULES += (refunds_blp, endpoints_blp, events_blp)
 MAX_BODY_BYTES = 1024 * 1024
 
 API_SETTINGS = {

@@ -156,7 +156,8 @@ def reconcile(refunds_within):
     changed = set()
     for order_id, outcome in reconcile_orders(refunds_within):
         click.echo(f"order {order_id}: {outcome}")
-        if outcome in {"paid", "canceled", "refunded"} or outcome.startswith("dispute updated"):
+        kind = outcome.split(":")[0]
+        if kind in {"paid", "canceled", "refunded", "refunds recorded", "dispute updated"}:
             changed.add(order_id)
     click.echo(f"reconcile: {len(changed)} orders changed.")
 

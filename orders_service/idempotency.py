@@ -93,13 +93,17 @@ class Lease:
         """Let the next retry take over at once (after a failure this request gave up on)."""
         self._update(locked_at=RELEASED)
 
+    def forget(self):
+        """Delete the key: the request changed nothing anywhere (the provider refused), so a
+        retry starts anew rather than replaying the refusal."""
+        if not IdempotencyKey.delete().where(*self._owned()).execute():
+            raise LeaseLost()
+
+    def _owned(self):
+        return IdempotencyKey.id == self.record_id, IdempotencyKey.lease == self.token
+
     def _update(self, **values):
-        owned = (
-            IdempotencyKey.update(**values)
-            .where(IdempotencyKey.id == self.record_id, IdempotencyKey.lease == self.token)
-            .execute()
-        )
-        if not owned:
+        if not IdempotencyKey.update(**values).where(*self._owned()).execute():
             raise LeaseLost()
 
 

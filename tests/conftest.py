@@ -190,6 +190,23 @@ def stripe_client(stripe_app):
 
 
 @pytest.fixture
+def paid(stripe_client, stripe_fake, customer, catalog):
+    """paid(items) → the customer's order of `items`, charged by Stripe as its webhook said;
+    `intent` is the charged intent as the fake keeps it."""
+    from tests.fakes.stripe_events import deliver, event
+
+    def pay(items=("3", "3", "8")):
+        response = stripe_client.post("/orders/new", json=list(items), headers=customer)
+        assert response.status_code == 201, response.get_json()
+        order = response.get_json()
+        intent = stripe_fake.set_status(order["clientSecret"].split("_secret")[0], "succeeded")
+        assert deliver(stripe_client, event("payment_intent.succeeded", intent)).status_code == 200
+        return {**order, "intent": intent}
+
+    return pay
+
+
+@pytest.fixture
 def lost_creation(stripe_client, stripe_fake, customer, catalog):
     """A hidden order whose intent Stripe made, though the service never heard the answer."""
     from orders_service.orders.models import Order

@@ -15,14 +15,9 @@ from tests.fakes.stripe_events import deliver, event
 
 
 @pytest.fixture
-def paid(stripe_client, stripe_fake, customer, catalog):
-    """A paid order on the stripe provider: its charge at the fake, its webhook applied."""
-    response = stripe_client.post("/orders/new", json=["3", "8"], headers=customer)
-    assert response.status_code == 201, response.get_json()
-    order = Order.get_by_id(response.get_json()["id"])
-    intent = stripe_fake.set_status(order.payment_intent_id, "succeeded")
-    assert deliver(stripe_client, event("payment_intent.succeeded", intent)).status_code == 200
-    return Order.get_by_id(order.id)
+def order(paid):
+    """A paid order on the stripe provider (its charge at the fake), as its row."""
+    return Order.get_by_id(paid(("3", "8"))["id"])
 
 
 def dispute_of(client, headers, order):
@@ -59,89 +54,108 @@ NOW = int(time.time())
 )
 @pytest.mark.parametrize("arrival", list(itertools.permutations(range(3))), ids=str)
 def test_a_dispute_opened_reviewed_and_lost_ends_lost_in_any_order_and_delivered_twice(
-    stripe_client, stripe_fake, admin, paid, created, arrival
+    stripe_client, stripe_fake, admin, order, created, arrival
 ):
-    events = lifecycle(stripe_fake, paid, created)
+    events = lifecycle(stripe_fake, order, created)
 
     outcomes = [deliver(stripe_client, events[i]) for i in arrival * 2]
 
     assert [response.status_code for response in outcomes] == [200] * 6
-    assert dispute_of(stripe_client, admin, paid) == {
+    assert dispute_of(stripe_client, admin, order) == {
         "status": "lost",
         "reason": "fraudulent",
         "amountInCents": 1500,
     }
-    reported = [e["data"]["dispute"]["status"] for e in events_of(paid) if "dispute" in e["data"]]
+    reported = [e["data"]["dispute"]["status"] for e in events_of(order) if "dispute" in e["data"]]
     assert reported[-1] == "lost" and len(reported) == len(set(reported))
 
 
 @pytest.mark.parametrize("late", ["lost", "under_review", "needs_response"])
 def test_funds_reinstated_of_a_lost_dispute_leaves_it_lost(
-    stripe_client, stripe_fake, admin, paid, late
+    stripe_client, stripe_fake, admin, order, late
 ):
     """Stripe's event name is no status (hyperswitch PR 11687): the object says lost."""
-    opened = stripe_fake.open_dispute(paid.payment_intent_id)
+    opened = stripe_fake.open_dispute(order.payment_intent_id)
     deliver(stripe_client, event("charge.dispute.closed", {**opened, "status": "lost"}))
-    before = len(events_of(paid))
+    before = len(events_of(order))
 
     reinstated = event("charge.dispute.funds_reinstated", {**opened, "status": late})
     response = deliver(stripe_client, reinstated)
 
     assert response.status_code == 200
-    assert dispute_of(stripe_client, admin, paid)["status"] == "lost"
-    assert len(events_of(paid)) == before
+    assert dispute_of(stripe_client, admin, order)["status"] == "lost"
+    assert len(events_of(order)) == before
 
 
 @pytest.mark.parametrize("status", sorted(OPEN))
 def test_an_open_dispute_holds_shipping_with_a_409_and_its_close_lets_it_ship(
-    stripe_client, stripe_fake, admin, paid, status
+    stripe_client, stripe_fake, admin, order, status
 ):
-    opened = stripe_fake.open_dispute(paid.payment_intent_id, status=status)
+    opened = stripe_fake.open_dispute(order.payment_intent_id, status=status)
     deliver(stripe_client, event("charge.dispute.created", opened))
 
-    held = ship(stripe_client, admin, paid)
+    held = ship(stripe_client, admin, order)
 
     assert held.status_code == 409
     assert opened["id"] in held.get_json()["message"] and status in held.get_json()["message"]
-    assert Order.get_by_id(paid.id).status == "paid"
-    assert OrderHistory.select().where(OrderHistory.order == paid.id).count() == 2
+    assert Order.get_by_id(order.id).status == "paid"
+    assert OrderHistory.select().where(OrderHistory.order == order.id).count() == 2
     closed = "warning_closed" if status.startswith("warning_") else "won"
     closing = stripe_fake.update_dispute(opened["id"], status=closed)
     deliver(stripe_client, event("charge.dispute.closed", closing))
 
-    shipped = ship(stripe_client, admin, paid)
+    shipped = ship(stripe_client, admin, order)
 
     assert shipped.status_code == 200, shipped.get_json()
-    assert Order.get_by_id(paid.id).status == "shipped"
+    assert Order.get_by_id(order.id).status == "shipped"
 
 
 def test_the_shipped_hold_is_kept_by_the_life_cycle_function_every_path_goes_through(
-    stripe_client, stripe_fake, paid
+    stripe_client, stripe_fake, order
 ):
     deliver(
         stripe_client,
-        event("charge.dispute.created", stripe_fake.open_dispute(paid.payment_intent_id)),
+        event("charge.dispute.created", stripe_fake.open_dispute(order.payment_intent_id)),
     )
 
     with pytest.raises(DisputeOpen):
-        apply_transition(paid.id, "shipped", "system")
+        apply_transition(order.id, "shipped", "system")
 
-    assert apply_transition(paid.id, "completed", "system")[1]  # only shipping waits
+    assert apply_transition(order.id, "completed", "system")[1]  # only shipping waits
+
+
+def test_a_failed_refund_takes_a_disputed_order_back_to_shipped_though_shipping_waits(
+    stripe_client, stripe_fake, admin, order
+):
+    """The way back from refunded that a failed refund takes sends nothing: not held."""
+    assert ship(stripe_client, admin, order).status_code == 200
+    refund = {"amountInCents": order.amount_in_cents}
+    made = stripe_client.post(f"/orders/{order.id}/refunds", json=refund, headers=admin)
+    assert made.status_code == 201, made.get_json()
+    opened = stripe_fake.open_dispute(order.payment_intent_id)
+    deliver(stripe_client, event("charge.dispute.created", opened))
+
+    stripe_fake.set_refund_status(stripe_fake.refunds[0]["id"], "failed")
+    response = deliver(stripe_client, stripe_fake.events[-1])
+
+    assert response.status_code == 200, response.get_json()
+    assert Order.get_by_id(order.id).status == "shipped"
+    assert dispute_of(stripe_client, admin, order)["status"] == "needs_response"
 
 
 def test_dispute_events_number_with_status_changes_without_gap_or_repeat(
-    stripe_client, stripe_fake, admin, paid
+    stripe_client, stripe_fake, admin, order
 ):
-    opened = stripe_fake.open_dispute(paid.payment_intent_id, status="warning_needs_response")
+    opened = stripe_fake.open_dispute(order.payment_intent_id, status="warning_needs_response")
     deliver(stripe_client, event("charge.dispute.created", opened))
     escalated = stripe_fake.update_dispute(opened["id"], status="needs_response")
     deliver(stripe_client, event("charge.dispute.updated", escalated))
     deliver(stripe_client, event("charge.dispute.funds_withdrawn", escalated))  # no change
     won = stripe_fake.update_dispute(opened["id"], status="won")
     deliver(stripe_client, event("charge.dispute.closed", won))
-    assert ship(stripe_client, admin, paid).status_code == 200
+    assert ship(stripe_client, admin, order).status_code == 200
 
-    events = events_of(paid)
+    events = events_of(order)
 
     assert [(e["type"], e["data"]["version"]) for e in events] == [
         ("order.created", 1),
@@ -160,23 +174,23 @@ def test_dispute_events_number_with_status_changes_without_gap_or_repeat(
     assert last["dispute"] == {
         "status": "won",
         "reason": "fraudulent",
-        "amountInCents": paid.amount_in_cents,
+        "amountInCents": order.amount_in_cents,
         "id": opened["id"],
         "previousStatus": "needs_response",
     }
     assert last["order"]["dispute"] == {
         "status": "won",
         "reason": "fraudulent",
-        "amountInCents": paid.amount_in_cents,
+        "amountInCents": order.amount_in_cents,
     }
     assert last["actor"].startswith("stripe:evt_") and "previousStatus" not in last
     assert events[5]["data"]["order"]["dispute"]["status"] == "won"
 
 
 def test_an_appeal_is_decided_again_and_the_first_decision_arriving_late_does_not_undo_it(
-    stripe_client, stripe_fake, admin, paid
+    stripe_client, stripe_fake, admin, order
 ):
-    opened = stripe_fake.open_dispute(paid.payment_intent_id)
+    opened = stripe_fake.open_dispute(order.payment_intent_id)
     lost = event("charge.dispute.closed", {**opened, "status": "lost"}, created=NOW)
     appeal = event(
         "charge.dispute.updated", {**opened, "status": "appeal_under_review"}, created=NOW + 60
@@ -186,7 +200,7 @@ def test_an_appeal_is_decided_again_and_the_first_decision_arriving_late_does_no
     for delivered in (appeal, won, lost):
         assert deliver(stripe_client, delivered).status_code == 200
 
-    assert dispute_of(stripe_client, admin, paid)["status"] == "won"
+    assert dispute_of(stripe_client, admin, order)["status"] == "won"
 
 
 @pytest.mark.parametrize(
@@ -200,15 +214,15 @@ def test_an_appeal_is_decided_again_and_the_first_decision_arriving_late_does_no
     ids=["another-intent", "no-intent", "unknown-status", "malformed"],
 )
 def test_a_dispute_that_is_not_this_services_is_200_and_ignored(
-    stripe_client, stripe_fake, admin, paid, change, outcome
+    stripe_client, stripe_fake, admin, order, change, outcome
 ):
-    opened = stripe_fake.open_dispute(paid.payment_intent_id)
+    opened = stripe_fake.open_dispute(order.payment_intent_id)
 
     response = deliver(stripe_client, event("charge.dispute.created", {**opened, **change}))
 
     assert response.status_code == 200
     assert response.get_json()["outcome"] == outcome
-    assert dispute_of(stripe_client, admin, paid) is None
+    assert dispute_of(stripe_client, admin, order) is None
 
 
 @pytest.fixture
@@ -223,39 +237,39 @@ def reconcile(runner):
 
 
 def test_reconcile_repairs_dispute_events_that_were_lost(
-    stripe_runner, stripe_client, stripe_fake, admin, paid
+    stripe_runner, stripe_client, stripe_fake, admin, order
 ):
     listed = "/v1/disputes"
     assert "0 orders changed" in reconcile(stripe_runner)
     assert stripe_fake.calls("GET", listed) == []  # an undisputed charge costs no listing
-    opened = stripe_fake.open_dispute(paid.payment_intent_id, reason="product_not_received")
+    opened = stripe_fake.open_dispute(order.payment_intent_id, reason="product_not_received")
 
     output = reconcile(stripe_runner)
 
-    assert f"order {paid.id}: dispute updated: needs_response" in output
+    assert f"order {order.id}: dispute updated: needs_response" in output
     assert "1 orders changed" in output
-    assert dispute_of(stripe_client, admin, paid)["reason"] == "product_not_received"
+    assert dispute_of(stripe_client, admin, order)["reason"] == "product_not_received"
     assert "0 orders changed" in reconcile(stripe_runner)
     stripe_fake.update_dispute(opened["id"], status="lost")
     assert "1 orders changed" in reconcile(stripe_runner)
-    assert dispute_of(stripe_client, admin, paid)["status"] == "lost"
-    assert [e["data"]["actor"] for e in events_of(paid)][-2:] == ["system", "system"]
+    assert dispute_of(stripe_client, admin, order)["status"] == "lost"
+    assert [e["data"]["actor"] for e in events_of(order)][-2:] == ["system", "system"]
 
 
 def test_reconcile_follows_an_open_dispute_to_its_end_whatever_the_orders_age(
-    stripe_runner, stripe_client, stripe_fake, admin, paid
+    stripe_runner, stripe_client, stripe_fake, admin, order
 ):
-    opened = stripe_fake.open_dispute(paid.payment_intent_id)
+    opened = stripe_fake.open_dispute(order.payment_intent_id)
     deliver(stripe_client, event("charge.dispute.created", opened))
     Order.update(created_at=Order.created_at.default().replace(year=2000)).where(
-        Order.id == paid.id
+        Order.id == order.id
     ).execute()
     stripe_fake.update_dispute(opened["id"], status="won")
 
     output = reconcile(stripe_runner)
 
-    assert f"order {paid.id}: dispute updated: won" in output
-    assert ship(stripe_client, admin, paid).status_code == 200
+    assert f"order {order.id}: dispute updated: won" in output
+    assert ship(stripe_client, admin, order).status_code == 200
 
 
 def test_the_api_document_shows_the_dispute_nullable_and_its_event_type(client, admin):

@@ -58,6 +58,7 @@ orders = st.builds(
             "created_at": moments,
             "status": st.sampled_from(STATUSES),
             "amount_in_cents": st.integers(0, BIG),
+            "amount_refunded_in_cents": st.integers(0, BIG),
             "currency": st.text("abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=3),
             "client_secret": texts.map(lambda text: "pi_" + text),
         }

@@ -12,6 +12,7 @@ ORDER_FIELDS = {
     "date",
     "products",
     "amountInCents",
+    "amountRefundedInCents",
     "currency",
     "clientSecret",
     "status",

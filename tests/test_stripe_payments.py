@@ -12,6 +12,7 @@ from orders_service import create_app
 from orders_service.config import ConfigError
 from orders_service.database import utcnow
 from orders_service.orders.models import IdempotencyKey, Order
+from orders_service.payments.models import Refund
 from orders_service.payments.stripe import STRIPE_API_VERSION, attempt_timeout
 from tests.fakes.stripe_api import closed_port_url
 from tests.fakes.stripe_events import deliver, event
@@ -126,7 +127,7 @@ def test_canceling_a_pending_order_cancels_its_intent(stripe_client, stripe_fake
     assert call.headers["idempotency-key"] == stripe_key(order, "cancel")
 
 
-def test_refunding_a_paid_order_refunds_its_intent_in_full(
+def test_refunding_a_paid_order_refunds_its_intent_in_full_under_a_key_of_that_refund(
     stripe_client, stripe_fake, place, admin
 ):
     order = place().get_json()
@@ -142,7 +143,10 @@ def test_refunding_a_paid_order_refunds_its_intent_in_full(
     assert refund["payment_intent"] == intent_id(order)
     assert refund["amount"] == TOTAL
     [call] = stripe_fake.calls("POST", "/v1/refunds")
-    assert call.headers["idempotency-key"] == stripe_key(order, "refund")
+    [ledger] = Refund.select()
+    assert call.headers["idempotency-key"] == stripe_key(order, f"refund-{ledger.key}")
+    assert call.form["amount"] == str(TOTAL)
+    assert refund["metadata"]["refund_key"] == ledger.key
 
 
 def test_stripe_refusing_a_cancel_is_409_with_its_reason_and_the_order_stays(
@@ -241,7 +245,7 @@ def test_refunding_an_order_already_refunded_in_the_dashboard_refunds_it_here_to
 ):
     order = place().get_json()
     pay(stripe_client, stripe_fake, order)
-    stripe_fake.refunds.append({"id": "re_dashboard", "payment_intent": intent_id(order)})
+    stripe_fake.refund_in_dashboard(intent_id(order))
 
     response = stripe_client.post(
         "/orders/status-update", json={"orderId": order["id"], "status": "refunded"}, headers=admin

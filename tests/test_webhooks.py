@@ -187,13 +187,14 @@ def test_a_refund_of_a_canceled_order_is_acknowledged_and_ignored_for_good(
     assert status_of(order) == "canceled"
 
 
-def test_a_partial_refund_leaves_the_order_as_it_is(stripe_client, order, intent):
+def test_a_partial_refund_is_recorded_and_leaves_the_status_as_it_is(stripe_client, order, intent):
     deliver(stripe_client, event("payment_intent.succeeded", succeeded(intent)))
 
     response = deliver(stripe_client, event("charge.refunded", charge_refunded(intent, 100)))
 
-    assert response.get_json()["outcome"] == "ignored: partial refund"
+    assert response.get_json()["outcome"] == f"refunds recorded: re_{intent['id']}_1"
     assert status_of(order) == "paid"
+    assert Order.get_by_id(order["id"]).amount_refunded_in_cents == 100
 
 
 def test_an_amount_that_does_not_match_the_order_changes_nothing(stripe_client, order, intent):

@@ -7,12 +7,16 @@ import peewee
 from ..database import BaseModel, utcnow
 from ..orders.models import Order
 
-STATUS_TYPES = tuple(
-    f"order.{name}" for name in ("created", "paid", "shipped", "completed", "canceled", "refunded")
+TYPES = tuple(
+    f"order.{name}"
+    for name in (
+        *("created", "paid", "shipped", "completed", "canceled", "refunded"),
+        *("refund.succeeded", "refund.failed", "dispute.updated"),
+    )
 )
 # Written when the deliverer gives up on a dead endpoint; delivered like any other type.
 ENDPOINT_DISABLED = "webhook_endpoint.disabled"
-TYPES = (*STATUS_TYPES, "order.dispute.updated", ENDPOINT_DISABLED)
+TYPES += (ENDPOINT_DISABLED,)
 # The order id a delivery of an event about no order files under: a group of its own, where
 # every version is 0, so none waits for another.
 NO_ORDER = 0

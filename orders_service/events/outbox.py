@@ -38,6 +38,12 @@ def record_order_event(order, event_type, actor, **data):
     _write(order, event_type, next_version(order), actor, **data)
 
 
+def record_refund(order, outcome, refund, actor):
+    """`order.refund.<outcome>` (succeeded or failed) with the refund's body, in the
+    transaction that records the outcome; the caller holds the order's row, read under it."""
+    record_order_event(order, f"order.refund.{outcome}", actor, refund=refund)
+
+
 def next_version(order):
     """The version of the order's next event, counted on the order itself.
 
@@ -72,9 +78,10 @@ def envelope(event_type, data, now):
     return uid, json.dumps(body, separators=(",", ":"))
 
 
-def _write(order, event_type, version, actor, **data):
+def _write(order, event_type, version, actor, **detail):
+    """The event, `detail` (previousStatus, refund or dispute) after the order in its data."""
     now = utcnow()
-    data = {"order": _order_body(order), **data, "version": version, "actor": actor}
+    data = {"order": _order_body(order), **detail, "version": version, "actor": actor}
     uid, body = envelope(event_type, data, now)
     return _store(uid, event_type, body, now, order.id, version)
 

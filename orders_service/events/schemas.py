@@ -7,6 +7,7 @@ from ..orders.disputes import STATUSES as DISPUTE_STATUSES
 from ..orders.lifecycle import STATUSES
 from ..orders.schemas import DisputeSchema, OrderSchema
 from ..pagination import KeysetArgsSchema
+from ..payments.schemas import RefundSchema
 from .models import TYPES
 from .targets import MAX_URL, normalise_url
 
@@ -209,10 +210,13 @@ class EventDataSchema(Schema):
     previousStatus = ma.fields.String(
         allow_none=True,
         validate=ma.validate.OneOf(STATUSES),
-        metadata={"description": "Status changes only (null for order.created)"},
+        metadata={"description": "Of a status change (order.<status>) only."},
+    )
+    refund = ma.fields.Nested(
+        RefundSchema, metadata={"description": "Of order.refund.succeeded and .failed only."}
     )
     dispute = ma.fields.Nested(
-        DisputeChangeSchema, metadata={"description": "order.dispute.updated only"}
+        DisputeChangeSchema, metadata={"description": "Of order.dispute.updated only."}
     )
     version = ma.fields.Integer(metadata={"description": "1 for order.created, then +1 a change"})
     actor = ma.fields.String()

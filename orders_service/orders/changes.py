@@ -6,6 +6,7 @@ from ..database import release_connection, utcnow
 from ..errors import Conflict
 from ..ops.metrics import payment_call
 from ..payments.gateway import current_gateway
+from ..payments.refunding import refund_rest
 from .lifecycle import apply_transition, check_transition
 from .models import Order
 
@@ -55,6 +56,9 @@ def change_status(order, target, actor):
         return change_status(current, target, actor)  # moved meanwhile: decide again
     try:
         operation = provider_call(order, target)
+        if operation == "refund":
+            # What is left, through the refund ledger, whose last step is the move itself.
+            return refund_rest(order, actor)
         if operation:
             release_connection()
             with payment_call(operation):

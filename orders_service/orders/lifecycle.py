@@ -15,6 +15,9 @@ TRANSITIONS = {
     "canceled": frozenset(),
     "refunded": frozenset(),
 }
+# The one way out of a final status: a refund that failed after it made the order refunded
+# takes the order back to the status it had (payments/refunds.py), never further.
+UNDONE_BY_FAILED_REFUND = {"refunded": frozenset({"paid", "shipped", "completed"})}
 STATUSES = tuple(TRANSITIONS)
 ALIASES = {"cancelled": "canceled"}
 
@@ -32,27 +35,31 @@ def normalize_status(value):
     return status if status in TRANSITIONS else None
 
 
-def check_transition(current, target):
+def check_transition(current, target, undoing_refund=False):
     """True if it is a real move, False if it is a no-op; TransitionRefused if not allowed."""
     if current == target:
         return False
-    if target not in TRANSITIONS[current]:
+    allowed = (UNDONE_BY_FAILED_REFUND if undoing_refund else TRANSITIONS).get(current, ())
+    if target not in allowed:
         raise TransitionRefused(current, target)
     return True
 
 
-def apply_transition(order_id, target, actor):
+def apply_transition(order_id, target, actor, undoing_refund=False):
     """Move the order to `target` under a row lock, with its history row, in one transaction.
 
     Returns (order, changed). Setting the current status again changes nothing. A cancel
     gives the order's stock back here, so that no path to `canceled` can forget it, and the
-    shipped hold of an open dispute is kept here, so that no path to `shipped` can pass it.
+    shipped hold of an open dispute is kept here, so that no path to `shipped` can pass it
+    (a failed refund's way back to shipped sends nothing: it is not held).
+    `undoing_refund` allows only the way back from `refunded` that a failed refund takes.
     """
     with db.atomic():
         order = locked(Order.select().where(Order.id == order_id)).get()
-        if not check_transition(order.status, target):
+        if not check_transition(order.status, target, undoing_refund):
             return order, False
-        refuse_while_disputed(order, target)
+        if not undoing_refund:
+            refuse_while_disputed(order, target)
         OrderHistory.create(
             order=order.id, from_status=order.status, to_status=target, actor=actor, at=utcnow()
         )

@@ -28,6 +28,8 @@ class Order(BaseModel):
     # The version of the order's last event (events/outbox.py): 1 for order.created, then one
     # more for each status change, refund or dispute change, whatever events were pruned since.
     event_version = peewee.IntegerField(default=0)
+    # The sum of the order's succeeded refunds (payments/refunds.py keeps it so).
+    amount_refunded_in_cents = peewee.BigIntegerField(default=0)
     # The payment's dispute as Stripe last reported it (payments/disputes.py); all null until
     # one is opened. `dispute_as_of` is when Stripe made the event that said so.
     dispute_id = peewee.CharField(max_length=255, null=True)
@@ -57,6 +59,8 @@ class OrderLine(BaseModel):
     price_in_cents = peewee.BigIntegerField()
     # Units this line holds from the product's stock, what a cancel gives back.
     stock_taken = peewee.IntegerField(default=0)
+    # Units that pending and succeeded line refunds claim: no refund goes past the quantity.
+    quantity_refunded = peewee.IntegerField(default=0)
 
 
 class OrderHistory(BaseModel):

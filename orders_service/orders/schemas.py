@@ -119,6 +119,10 @@ class OrderSchema(Schema):
     date = UTCDateTime(attribute="created_at")
     products = ma.fields.List(ma.fields.Nested(OrderLineSchema))
     amountInCents = ma.fields.Integer(attribute="amount_in_cents")
+    amountRefundedInCents = ma.fields.Integer(
+        attribute="amount_refunded_in_cents",
+        metadata={"description": "What succeeded refunds gave back: 0 until one does."},
+    )
     currency = ma.fields.String()
     clientSecret = ma.fields.String(attribute="client_secret")
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))

@@ -9,8 +9,10 @@ from ..errors import Conflict
 from ..orders.changes import held
 from ..orders.lifecycle import TRANSITIONS, TransitionRefused, apply_transition
 from ..orders.models import Order
+from . import refunds
 from .disputes import EVENT_TYPES as DISPUTE_EVENTS
 from .disputes import apply_dispute
+from .gateway import ProviderRefund, current_gateway
 from .models import PaymentEvent
 
 log = logging.getLogger(__name__)
@@ -19,10 +21,14 @@ SUCCEEDED = "payment_intent.succeeded"
 TARGETS = {
     SUCCEEDED: "paid",
     "payment_intent.canceled": "canceled",
-    "charge.refunded": "refunded",
 }
 PAYMENT_FAILED = "payment_intent.payment_failed"
-HANDLED = frozenset({*TARGETS, PAYMENT_FAILED, *DISPUTE_EVENTS})
+CHARGE_REFUNDED = "charge.refunded"
+# Events whose object is one Refund (Stripe sends both the charge.refund.* and refund.* kinds).
+REFUND_UPDATES = frozenset(
+    {"charge.refund.updated", "refund.created", "refund.updated", "refund.failed"}
+)
+HANDLED = frozenset({*TARGETS, PAYMENT_FAILED, CHARGE_REFUNDED, *REFUND_UPDATES, *DISPUTE_EVENTS})
 
 
 class NotApplicableYet(Conflict):
@@ -44,15 +50,16 @@ def reachable(current, target):
 
 
 def intent_id_of(event_type, obj):
-    return obj.get("payment_intent") if event_type.startswith("charge.") else obj.get("id")
+    return obj.get("id") if event_type.startswith("payment_intent.") else obj.get("payment_intent")
 
 
 def money_mismatch(event_type, obj, order):
     """Why the intent's (or charge's) money is not the order's, or None if it is.
 
     Stripe sends lower-case currency codes; the order keeps the one configured, in any case.
+    A refund's amount is its own, so only its currency is compared.
     """
-    if obj.get("amount") != order.amount_in_cents:
+    if event_type not in REFUND_UPDATES and obj.get("amount") != order.amount_in_cents:
         return "amount does not match the order"
     currency = obj.get("currency")
     if not isinstance(currency, str) or currency.lower() != order.currency.lower():
@@ -73,6 +80,9 @@ def apply_event(event, source="stripe", actor=None):
     event_type = event["type"]
     if event_type not in HANDLED:
         return "ignored: type not handled"
+    if PaymentEvent.get_or_none(PaymentEvent.id == event["id"]) is not None:
+        return "duplicate"  # and no provider call for it (the insert below still decides)
+    found = refunds_reported(event_type, event["data"]["object"])
     with db.atomic():
         try:
             with db.atomic():
@@ -83,14 +93,37 @@ def apply_event(event, source="stripe", actor=None):
         if event_type in DISPUTE_EVENTS:
             outcome, order_id = apply_dispute(event["data"]["object"], event.get("created"), actor)
         else:
-            outcome, order_id = _apply(event_type, event["data"]["object"], actor)
+            outcome, order_id = _apply(event_type, event["data"]["object"], actor, found)
         PaymentEvent.update(outcome=outcome[:255], order=order_id).where(
             PaymentEvent.id == event["id"]
         ).execute()
     return outcome
 
 
-def _apply(event_type, obj, actor):
+def refunds_reported(event_type, obj):
+    """[ProviderRefund] an event reports on, or None for an event of no refund.
+
+    A charge carries its refunds only where the webhook asks Stripe to expand them (the pinned
+    API version does not by default); otherwise they are read from Stripe, before the event's
+    transaction, for a charge of one of our orders. Read now, they are newer than the event.
+    """
+    if event_type in REFUND_UPDATES:
+        return [ProviderRefund.from_stripe(obj)]
+    if event_type != CHARGE_REFUNDED:
+        return None
+    listed = obj.get("refunds")
+    if isinstance(listed, dict) and listed.get("has_more") is False:
+        return [ProviderRefund.from_stripe(refund) for refund in listed.get("data") or ()]
+    intent_id = obj.get("payment_intent")
+    if (
+        not isinstance(intent_id, str)
+        or not Order.select().where(Order.payment_intent_id == intent_id).exists()
+    ):
+        return []
+    return current_gateway().list_refunds(intent_id) or []
+
+
+def _apply(event_type, obj, actor, found):
     intent_id = intent_id_of(event_type, obj)
     if not isinstance(intent_id, str) or not intent_id:
         # A charge made without an intent (another integration on the account): never an
@@ -113,8 +146,8 @@ def _apply(event_type, obj, actor):
             order.currency,
         )
         return f"ignored: {mismatch}", order.id
-    if event_type == "charge.refunded" and obj.get("amount_refunded") != obj.get("amount"):
-        return "ignored: partial refund", order.id
+    if found is not None:
+        return _apply_refunds(event_type, order, found, actor), order.id
     if event_type == PAYMENT_FAILED:
         if order.status != "pending":
             return f"ignored: order is {order.status}", order.id
@@ -133,3 +166,13 @@ def _apply(event_type, obj, actor):
             raise NotApplicableYet(why) from refused
         return f"ignored: order is {refused.current}", order.id
     return (target if changed else f"no change: already {target}"), order.id
+
+
+def _apply_refunds(event_type, order, found, actor):
+    """The refunds an event reports, into the ledger; refused for an order not yet paid."""
+    if order.status not in (*refunds.REFUNDABLE, "refunded"):
+        if reachable(order.status, "refunded"):
+            why = f"{event_type} cannot apply to an order that is {order.status} yet"
+            raise NotApplicableYet(why)
+        return f"ignored: order is {order.status}"
+    return refunds.record_all(order.id, found, actor)

@@ -33,6 +33,29 @@ class Dispute:
     amount: int
 
 
+@dataclass(frozen=True)
+class ProviderRefund:
+    """A refund as the provider keeps it (Stripe's Refund object)."""
+
+    id: str
+    amount: int
+    status: str  # pending, requires_action, succeeded, failed or canceled
+    # The `key` of the ledger's refund that asked for it; None for one made elsewhere.
+    refund_key: str | None = None
+    reason: str | None = None
+
+    @classmethod
+    def from_stripe(cls, obj):
+        """From a Refund object, as the API answers it or an event carries it."""
+        return cls(
+            id=obj["id"],
+            amount=obj["amount"],
+            status=obj.get("status") or "pending",
+            refund_key=(obj.get("metadata") or {}).get("refund_key"),
+            reason=obj.get("reason"),
+        )
+
+
 class PaymentError(DomainError):
     """The provider failed: the caller gets a 502 with the provider's reason."""
 
@@ -77,8 +100,12 @@ class PaymentGateway(abc.ABC):
         """Cancel the intent the order's creation may have made though its answer was lost."""
 
     @abc.abstractmethod
-    def refund(self, order):
-        """Refund the order's payment in full."""
+    def refund(self, order, refund):
+        """A ProviderRefund of the ledger's `refund` (its amount), made once however often asked."""
+
+    @abc.abstractmethod
+    def list_refunds(self, intent_id):
+        """[ProviderRefund] of the intent's payment, or None where the provider keeps none."""
 
     @abc.abstractmethod
     def retrieve_intent(self, intent_id):

@@ -3,7 +3,7 @@
 import secrets
 import string
 
-from .gateway import Intent, PaymentGateway
+from .gateway import Intent, PaymentGateway, ProviderRefund
 
 ALPHABET = string.ascii_letters + string.digits
 
@@ -31,8 +31,12 @@ class LocalGateway(PaymentGateway):
     def cancel_lost_intent(self, order):
         return None  # its intents exist only in the answers it gave: none is left open
 
-    def refund(self, order):
-        return stripe_like_id("re")
+    def refund(self, order, refund):
+        # Card refunds at Stripe's test mode succeed at once; so do these.
+        return ProviderRefund(stripe_like_id("re"), refund.amount_in_cents, "succeeded", refund.key)
+
+    def list_refunds(self, intent_id):
+        return None  # its refunds exist only in the answers it gave, all recorded
 
     def retrieve_intent(self, intent_id):
         return None

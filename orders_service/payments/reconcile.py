@@ -9,14 +9,15 @@ from ..orders.models import Order
 from .disputes import dispute_columns
 from .events import NotApplicableYet, apply_event
 from .gateway import PaymentError, current_gateway
+from .models import Refund
+from .refunding import read_back, stale_before
+from .refunds import REFUNDABLE
 
 # What an intent's status at the provider means for a pending order.
 EVENT_FOR_STATUS = {
     "succeeded": "payment_intent.succeeded",
     "canceled": "payment_intent.canceled",
 }
-# Sold orders whose payment can still be refunded at the provider.
-REFUNDABLE = ("paid", "shipped", "completed")
 
 
 def synthetic_event(intent, finding, event_type, obj):
@@ -25,7 +26,8 @@ def synthetic_event(intent, finding, event_type, obj):
 
 
 def missed_events(order, intent):
-    """The events the intent shows that the order has not followed, in the order they apply."""
+    """The payment events the intent shows that the order has not followed (its refunds are
+    read back into the ledger instead: see `refunds_differ`)."""
     found = []
     if order.status == "pending" and intent.status in EVENT_FOR_STATUS:
         payment_intent = {
@@ -39,17 +41,17 @@ def missed_events(order, intent):
         found.append(
             synthetic_event(intent, intent.status, EVENT_FOR_STATUS[intent.status], payment_intent)
         )
-    if intent.status == "succeeded" and intent.amount_refunded == intent.amount:
-        charge = {
-            "object": "charge",
-            "payment_intent": intent.id,
-            "amount": intent.amount,
-            "amount_refunded": intent.amount_refunded,
-            "currency": intent.currency,
-            "refunded": True,
-        }
-        found.append(synthetic_event(intent, "refunded", "charge.refunded", charge))
     return found
+
+
+def refunds_differ(order, intent):
+    """True if the intent's charge shows other refunds than the ledger counts (Stripe's figure
+    holds its pending refunds too), or the ledger waits on a pending one."""
+    if intent.status != "succeeded":
+        return False
+    if intent.amount_refunded != order.amount_refunded_in_cents:
+        return True
+    return Refund.select().where(Refund.order == order.id, Refund.status == "pending").exists()
 
 
 def missed_disputes(order, intent, gateway):
@@ -72,12 +74,13 @@ def missed_disputes(order, intent, gateway):
 
 
 def reconcile_orders(refunds_within):
-    """Yield (order id, what happened) for each event the intents of unfinished orders show.
+    """Yield (order id, what happened) for what the intents of unfinished orders show.
 
     Pending orders are all re-read; sold ones placed within `refunds_within` too, for refunds
-    (a refunded intent still reads `succeeded`) and disputes (its charge says disputed), and
-    those with an open dispute, whatever their age, for the dispute's end. A pending order
-    whose payment was refunded is paid first, then refunded.
+    (a refunded intent still reads `succeeded`), whose list is read back into the ledger when
+    the charge's refunded amount is not the order's, and for disputes (its charge says
+    disputed); those with an open dispute, whatever their age, for the dispute's end. A pending
+    order whose payment was refunded is paid first, then refunded.
     """
     gateway = current_gateway()
     unfinished = Order.select().where(
@@ -94,12 +97,18 @@ def reconcile_orders(refunds_within):
             continue
         if intent is None:
             continue
-        for event in missed_events(order, intent):
-            try:
+        try:
+            for event in missed_events(order, intent):
                 yield order.id, apply_event(event, actor="system")
-            except NotApplicableYet as later:
-                yield order.id, f"skipped: {later.message}"
-                break  # what follows (its refund) waits for this one too
+        except NotApplicableYet as later:
+            yield order.id, f"skipped: {later.message}"
+            continue  # its refunds wait for it too
+        order = Order.get_by_id(order.id)
+        if refunds_differ(order, intent):
+            try:
+                yield order.id, read_back(order, "system", abandon_before=stale_before())
+            except PaymentError as error:
+                yield order.id, f"skipped: {error.message}"
         try:
             disputes = missed_disputes(order, intent, gateway)
         except PaymentError as error:

@@ -12,6 +12,7 @@ from .gateway import (
     PaymentGateway,
     PaymentRefused,
     PaymentUnavailable,
+    ProviderRefund,
 )
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ UNEXPECTED_STATE = "payment_intent_unexpected_state"
 CANCELABLE = frozenset(
     {"requires_payment_method", "requires_capture", "requires_confirmation", "requires_action"}
 )
-ALREADY_REFUNDED = "charge_already_refunded"
 
 
 def attempt_timeout(config):
@@ -162,20 +162,30 @@ class StripeGateway(PaymentGateway):
             return None
         return self.cancel_intent(order, intent.id)
 
-    def refund(self, order):
-        params = {"payment_intent": order.payment_intent_id}
+    def refund(self, order, refund):
+        params = {
+            "payment_intent": order.payment_intent_id,
+            "amount": refund.amount_in_cents,
+            "metadata": refund_metadata(order, refund),
+        }
+        return self._keyed(
+            order,
+            f"refund-{refund.key}",
+            lambda options: ProviderRefund.from_stripe(
+                self.client.v1.refunds.create(params=params, options=options).to_dict()
+            ),
+            made=lambda: self._find_refund(order, refund.key),
+        )
+
+    def list_refunds(self, intent_id):
+        params = {"payment_intent": intent_id, "limit": 100}
         try:
-            return self._keyed(
-                order,
-                "refund",
-                lambda options: self.client.v1.refunds.create(params=params, options=options).id,
-                made=lambda: self._refunded(order.payment_intent_id),
-            )
-        except PaymentRefused as refused:
-            # Refunded in full already (in the dashboard): the order may follow.
-            if refused.provider_code == ALREADY_REFUNDED:
-                return None
-            raise
+            page = self.client.v1.refunds.list(params=params)
+            return [
+                ProviderRefund.from_stripe(found.to_dict()) for found in page.auto_paging_iter()
+            ]
+        except stripe.StripeError as error:
+            raise translated(error) from error
 
     def retrieve_intent(self, intent_id):
         try:
@@ -245,9 +255,12 @@ class StripeGateway(PaymentGateway):
         intent = self.retrieve_intent(intent_id)
         return intent if intent.status == "canceled" else NOT_DONE
 
-    def _refunded(self, intent_id):
-        intent = self.retrieve_intent(intent_id)
-        return None if intent.amount_refunded >= intent.amount else NOT_DONE
+    def _find_refund(self, order, key):
+        """The refund a spent key's request may have made (its metadata names it), or NOT_DONE."""
+        for found in self.list_refunds(order.payment_intent_id):
+            if found.refund_key == key:
+                return found
+        return NOT_DONE
 
 
 NOT_DONE = object()
@@ -258,6 +271,15 @@ def intent_metadata(order):
     metadata = {"order_id": str(order.id), "user_id": str(order.user_id)}
     if order.payment_key is not None:
         metadata["payment_key"] = order.payment_key
+    return metadata
+
+
+def refund_metadata(order, refund):
+    """What a staff refund carries to Stripe: its key finds it again, and the reason (Stripe's
+    own `reason` takes three words only; metadata values take 500 characters, as ours)."""
+    metadata = {"order_id": str(order.id), "refund_id": str(refund.id), "refund_key": refund.key}
+    if refund.reason:
+        metadata["reason"] = refund.reason
     return metadata
 
 

@@ -1,4 +1,4 @@
-"""Stock: take units for an order in the transaction that stores it, give them back on cancel."""
+"""Stock: take units for an order as it is stored; give them back on cancel or restock."""
 
 from flask import current_app
 from peewee import Case
@@ -135,24 +135,32 @@ def take_again(order, caller):
             ).execute()
 
 
-def give_back(order_id):
-    """Return what each line of the order took (once: the lines then hold nothing)."""
+def give_back(order_id, units=None):
+    """Return what each line of the order took (once: the lines then hold nothing).
+
+    `units` ({line id: units}) returns at most that many of those lines only (a restocked
+    refund): never more than a line holds, so a later cancel cannot return them again.
+    """
     # Locking the lines makes a second give-back of the same order (a cancel racing a failed
     # payment set-up) wait, then find nothing left to return.
-    lines = list(
-        locked(
-            OrderLine.select(OrderLine.id, OrderLine.product, OrderLine.stock_taken)
-            .where(OrderLine.order == order_id, OrderLine.stock_taken > 0)
-            .order_by(OrderLine.product)
-        )
+    query = OrderLine.select(OrderLine.id, OrderLine.product, OrderLine.stock_taken).where(
+        OrderLine.order == order_id, OrderLine.stock_taken > 0
     )
+    if units is not None:
+        query = query.where(OrderLine.id.in_(list(units)))
+    lines = list(locked(query.order_by(OrderLine.product)))
     if not lines:
         return
+    backs = {}
     for line in lines:
+        back = backs[line.id] = (
+            line.stock_taken if units is None else min(units[line.id], line.stock_taken)
+        )
         # A product untracked since keeps its null: there is no count to return units to. A
         # count set near the column's limit since takes what fits rather than failing the cancel.
-        back = line.stock_taken
         Product.update(
             stock=Case(None, [(Product.stock > MAX_STOCK - back, MAX_STOCK)], Product.stock + back)
         ).where(Product.id == line.product_id, Product.stock.is_null(False)).execute()
-    OrderLine.update(stock_taken=0).where(OrderLine.id.in_([line.id for line in lines])).execute()
+    OrderLine.update(
+        stock_taken=OrderLine.stock_taken - Case(OrderLine.id, list(backs.items()), 0)
+    ).where(OrderLine.id.in_(list(backs))).execute()

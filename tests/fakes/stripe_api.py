@@ -27,6 +27,10 @@ class Recorded:
     form: dict = field(default_factory=dict)
 
 
+# A refund's statuses that its charge's `amount_refunded` holds.
+HOLDING = {"pending", "requires_action", "succeeded"}
+
+
 class StripeRefusal(Exception):
     def __init__(self, status, message, code=None, kind="invalid_request_error"):
         super().__init__(message)
@@ -88,6 +92,11 @@ class FakeStripe:
         self.on_request = None
         self.fail_when = None
         self.cancels = []  # ids of the intents each cancel that was carried out canceled
+        # The status a new refund gets: Stripe's card refunds succeed at once in test mode.
+        self.refund_status = "succeeded"
+        # The events Stripe would send about refunds, as it would send them (see `_emit`).
+        self.events = []
+        self.on_event = None
         self._replies = {}  # Idempotency-Key -> (form, status, body)
         self._in_flight = set()
         self._ids = itertools.count(1)
@@ -156,6 +165,7 @@ class FakeStripe:
                 "status": status,
             }
             self.disputes[dispute["id"]] = dispute
+            self._emit("charge.dispute.created", dispute)
             return dict(dispute)
 
     def update_dispute(self, dispute_id, **changes):
@@ -164,11 +174,53 @@ class FakeStripe:
         with self._lock:
             dispute = self.disputes[dispute_id]
             dispute.update(changes)
+            closed = dispute["status"] in ("won", "lost", "warning_closed", "prevented")
+            self._emit(f"charge.dispute.{'closed' if closed else 'updated'}", dispute)
             return dict(dispute)
 
-    def refund_in_dashboard(self, intent_id):
-        """A full refund made outside the service; the intent still reads `succeeded`."""
-        return self._refund({"payment_intent": intent_id})
+    def refund_in_dashboard(self, intent_id, amount=None, reason=None):
+        """A refund made outside the service (in full unless told); the intent still reads
+        `succeeded`."""
+        form = {"payment_intent": intent_id}
+        if amount is not None:
+            form["amount"] = str(amount)
+        if reason is not None:
+            form["reason"] = reason
+        return self._refund(form)
+
+    def set_refund_status(self, refund_id, status, failure_reason="expired_or_canceled_card"):
+        """A refund moving on as Stripe's do: pending to succeeded, failed or canceled, or a
+        succeeded one failing (the bank returned it); the charge's `amount_refunded` no longer
+        holds a refund that failed. Sends charge.refund.updated."""
+        with self._lock:
+            refund = next(r for r in self.refunds if r["id"] == refund_id)
+            refund["status"] = status
+            if status == "failed":
+                refund["failure_reason"] = failure_reason
+            self._recount(refund["charge"])
+            self._emit("charge.refund.updated", refund)
+        return dict(refund)
+
+    def _recount(self, charge_id):
+        charge = self.charges[charge_id]
+        charge["amount_refunded"] = sum(
+            r["amount"] for r in self.refunds if r["charge"] == charge_id and r["status"] in HOLDING
+        )
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+
+    def _emit(self, event_type, obj):
+        """Record (and hand to `on_event`) the event Stripe sends now, holding a copy of `obj`
+        as it is at this moment. Called with the lock held."""
+        sent = {
+            "id": f"evt_fake{next(self._ids):06d}",
+            "object": "event",
+            "type": event_type,
+            "created": int(time.time()),
+            "data": {"object": json.loads(json.dumps(obj))},
+        }
+        self.events.append(sent)
+        if self.on_event:
+            self.on_event(sent)
 
     def calls(self, method, path_pattern):
         return [
@@ -233,6 +285,8 @@ class FakeStripe:
             return self._create_intent(form)
         if method == "POST" and path == "/v1/refunds":
             return self._refund(form)
+        if method == "GET" and path == "/v1/refunds":
+            return self._list_refunds(form)
         if method == "GET" and path == "/v1/payment_intents/search":
             return self._search(form.get("query", ""))
         if method == "GET" and path == "/v1/disputes":
@@ -338,31 +392,61 @@ class FakeStripe:
             return intent
 
     def _refund(self, form):
+        """Stripe's create refund: `amount` (the rest unless given) of the intent's charge."""
         intent = self.intents.get(form.get("payment_intent"))
         if intent is None:
             raise StripeRefusal(404, "No such payment_intent.", "resource_missing")
         with self._lock:
-            if any(r["payment_intent"] == intent["id"] for r in self.refunds):
-                raise StripeRefusal(
-                    400, "Charge has already been refunded.", "charge_already_refunded"
-                )
             if intent["status"] != "succeeded":
                 raise StripeRefusal(
                     400, "This PaymentIntent does not have a successful charge to refund."
                 )
+            charge = self.charges[intent["latest_charge"]]
+            left = charge["amount"] - charge["amount_refunded"]
+            if left == 0:
+                raise StripeRefusal(
+                    400,
+                    f"Charge {charge['id']} has already been refunded.",
+                    "charge_already_refunded",
+                )
+            amount = int(form.get("amount", left))
+            if amount > left:
+                raise StripeRefusal(
+                    400,
+                    f"Refund amount ({amount}) is greater than unrefunded amount on charge "
+                    f"({left})",
+                    "amount_too_large",
+                )
             refund = {
                 "id": f"re_fake{next(self._ids):06d}",
                 "object": "refund",
-                "amount": intent["amount"],
+                "amount": amount,
+                "charge": charge["id"],
+                "created": int(time.time()),
                 "currency": intent["currency"],
+                "metadata": form.get("metadata", {}),
                 "payment_intent": intent["id"],
-                "status": "succeeded",
+                "reason": form.get("reason"),
+                "status": self.refund_status,
             }
             self.refunds.append(refund)
-            charge = self.charges[intent["latest_charge"]]
-            charge["amount_refunded"] = charge["amount"]
-            charge["refunded"] = True
-        return refund
+            self._recount(charge["id"])
+            # The pinned API version sends a charge without its refunds (not expanded).
+            self._emit("charge.refunded", charge)
+            return dict(refund)
+
+    def _list_refunds(self, form):
+        """Stripe's list refunds of one payment intent, newest first (one page of `limit`)."""
+        limit = int(form.get("limit", 10))
+        with self._lock:
+            found = [dict(r) for r in reversed(self.refunds)]
+        found = [r for r in found if r["payment_intent"] == form.get("payment_intent")]
+        return {
+            "object": "list",
+            "data": found[:limit],
+            "has_more": len(found) > limit,
+            "url": "/v1/refunds",
+        }
 
     def _handler_class(self):
         fake = self

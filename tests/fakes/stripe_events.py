@@ -44,16 +44,38 @@ other_money = pytest.mark.parametrize(
 
 
 def charge_refunded(intent, amount_refunded=None):
-    """The charge.refunded event's object for a refund of `intent` (in full unless told)."""
+    """The charge.refunded event's object for one refund of `intent` (in full unless told),
+    its refunds expanded (as a webhook endpoint may ask Stripe to)."""
     amount = intent["amount"]
+    refunded = amount if amount_refunded is None else amount_refunded
     return {
         "id": f"ch_{intent['id']}",
         "object": "charge",
         "amount": amount,
-        "amount_refunded": amount if amount_refunded is None else amount_refunded,
+        "amount_refunded": refunded,
         "currency": intent["currency"],
         "payment_intent": intent["id"],
-        "refunded": amount_refunded in (None, amount),
+        "refunded": refunded == amount,
+        "refunds": {
+            "object": "list",
+            "data": [refund_object(intent, refunded)],
+            "has_more": False,
+        },
+    }
+
+
+def refund_object(intent, amount, status="succeeded", number=1):
+    """A Refund object of `intent`'s charge, made in Stripe's dashboard (no metadata)."""
+    return {
+        "id": f"re_{intent['id']}_{number}",
+        "object": "refund",
+        "amount": amount,
+        "charge": f"ch_{intent['id']}",
+        "currency": intent["currency"],
+        "metadata": {},
+        "payment_intent": intent["id"],
+        "reason": "requested_by_customer",
+        "status": status,
     }
 
 

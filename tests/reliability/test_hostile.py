@@ -123,6 +123,20 @@ def let_through(check, reply, what, refusals=REFUSALS):
     check.fail(f"{what}: {status}", kind=kind, status=status)
 
 
+def send_body(client, method, path, raw, headers):
+    """The reply, or None when a body over 1 MiB was cut short by the server's answer.
+
+    The service answers 413 without reading such a body and closes the connection; a client
+    still sending then gets EPIPE or a reset instead of the answer, depending on timing.
+    """
+    try:
+        return client.open(method, path, data=raw, headers=headers)
+    except (BrokenPipeError, ConnectionResetError):
+        if len(raw) <= 1024 * 1024:
+            raise
+        return None
+
+
 def seed_board(client, tokens):
     add_lead(client, tokens["admin"], "Ada Lovelace")
 
@@ -133,7 +147,9 @@ def test_hostile_bodies(live, database_url, tokens, check):
     admin = tokens["admin"]
     for method, path in BODY_ENDPOINTS:
         for raw in RAW_BODIES:
-            reply = client.open(method, path, data=raw, headers={**admin, **JSON})
+            reply = send_body(client, method, path, raw, {**admin, **JSON})
+            if reply is None:
+                continue  # over 1 MiB, refused before it was all sent (the 413 is read below)
             no_change = method == "PATCH" and raw == b""  # an empty PATCH changes nothing
             if not 400 <= reply.status_code < 500 and not no_change:
                 check.fail(
@@ -154,9 +170,13 @@ def test_hostile_bodies(live, database_url, tokens, check):
                 )
             refused_with_json(reply, check, f"{method} {path} as {content_type}")
     oversize_cart = b"[" + b'"3",' * 300_000 + b'"3"]'
-    oversize = client.post("/orders/new", data=oversize_cart, headers={**admin, **JSON})
-    if oversize.status_code != 413:
-        check.fail(f"a body over 1 MiB: {oversize.status_code}", status=oversize.status_code)
+    for _ in range(5):
+        oversize = send_body(client, "POST", "/orders/new", oversize_cart, {**admin, **JSON})
+        if oversize is not None:
+            break
+    status = oversize and oversize.status_code
+    if status != 413:
+        check.fail(f"a body over 1 MiB: {status or 'no answer in 5 tries'}", status=status)
     assert check.failures == 0, "\n".join(check.notes)
 
 
@@ -185,7 +205,7 @@ def test_client_sent_prices_are_refused(live, database_url, tokens, check):
 # Open to customers, with a 403 for what a customer may not ask: another user's orders
 # (?userId), a status change other than canceling their own pending order, a lead's column.
 CUSTOMERS_403 = {("get", "/orders"), ("post", "/orders/status-update"), ("post", "/leads")}
-WEBHOOK_IDS = ("endpoint_id", "event_id")
+WEBHOOK_IDS = ("endpoint_id", "event_id", "delivery_id")
 
 
 def protected_operations(client):
