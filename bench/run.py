@@ -48,7 +48,7 @@ def deep_page(order_ids):
 
 
 def date_range(url, count, admin_token):
-    """Scenario 7: an admin's orders created between the table's 30th and 60th percentiles
+    """Scenario 8: an admin's orders created between the table's 30th and 60th percentiles
     (ids and creation times grow together in the seed), its first page and a page from a
     cursor halfway down the range: 150 orders deep at 1,000, 150,000 at 1,000,000."""
     lower, upper, cursor = (count * share // 100 for share in (30, 60, 45))
@@ -184,8 +184,8 @@ def main(argv=None):
             deep = [
                 ("3-small", "small", 32, 0, deep_page(order_ids)),
                 ("3-large", "large", 32, 0, deep_page(large_ids)),
-                ("7-small", "small", 32, 0, date_range(small_url, args.small, admin_token)),
-                ("7-large", "large", 32, 0, date_range(large_url, args.large, admin_token)),
+                ("8-small", "small", 32, 0, date_range(small_url, args.small, admin_token)),
+                ("8-large", "large", 32, 0, date_range(large_url, args.large, admin_token)),
             ]
             for number in range(1, args.rounds + 1):
                 print(f"round {number}/{args.rounds}: {args.small:,} and {args.large:,} orders")
