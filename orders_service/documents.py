@@ -1,12 +1,13 @@
 """Bodies the database writes: the JSON a schema dumps for a row, built in the same SELECT."""
 
 import collections
+import json
 
 import marshmallow as ma
 from flask import Response
 
 from .database import db, is_sqlite
-from .fields import Embedded, UTCDateTime
+from .fields import Derived, Embedded, UTCDateTime
 
 # A document and the id it is paged by (pagination.finish_page reads `.id`).
 Row = collections.namedtuple("Row", "id doc")
@@ -38,7 +39,9 @@ class Document:
         self.fields = []
         for name, field in schema().dump_fields.items():
             key = field.data_key or name
-            if isinstance(field, Embedded):
+            if isinstance(field, Derived):
+                self.fields.append((key, "derived", field.sql))
+            elif isinstance(field, Embedded):
                 embedded = Document(type(field.schema), model)
                 self.fields.append((key, "embedded", embedded))
             elif isinstance(field, ma.fields.List):
@@ -61,6 +64,8 @@ class Document:
         return f"(SELECT row_to_json(d) FROM (SELECT {columns}) AS d)"
 
     def _value(self, kind, alias, detail, sqlite):
+        if kind == "derived":
+            return detail(alias, sqlite)
         if kind == "children":
             child, foreign_key = detail
             return child.array_sql(f"{alias}.id", foreign_key, f"{alias}_c", sqlite)
@@ -109,6 +114,12 @@ class Document:
         sql += f" ORDER BY {order_by}" if order_by else ""
         sql += " LIMIT %s" if limit else ""
         return sql.replace("%s", db.obj.param)
+
+
+def json_literal(value, sqlite):
+    """A constant JSON value, in SQL: JSON, not text, to either database's json builders."""
+    text = json.dumps(value, separators=(",", ":")).replace("'", "''")
+    return f"json('{text}')" if sqlite else f"'{text}'::json"
 
 
 def _kind(field):

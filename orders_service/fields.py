@@ -79,6 +79,21 @@ class Embedded(ma.fields.Nested):
         return self.schema.dump(obj)
 
 
+class Derived(ma.fields.Field):
+    """A value made from the row's other columns: by `python(row)` when dumped, and by the SQL
+    expression `sql(alias, sqlite)` (of JSON) when documents.Document writes the body."""
+
+    _CHECK_ATTRIBUTE = False
+
+    def __init__(self, python, sql, **kwargs):
+        super().__init__(dump_only=True, **kwargs)
+        self.python = python
+        self.sql = sql
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return self.python(obj)
+
+
 class UTCInstant(ma.fields.AwareDateTime):
     """An ISO 8601 time with its offset (Z or ±hh:mm), read as naive UTC, as times are stored.
 

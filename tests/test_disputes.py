@@ -94,6 +94,8 @@ def test_an_open_dispute_holds_shipping_with_a_409_and_its_close_lets_it_ship(
     opened = stripe_fake.open_dispute(order.payment_intent_id, status=status)
     deliver(stripe_client, event("charge.dispute.created", opened))
 
+    shown = stripe_client.get(f"/orders/{order.id}", headers=admin).get_json()
+    assert shown["nextStatuses"] == ["completed", "refunded"]  # shipped is not offered
     held = ship(stripe_client, admin, order)
 
     assert held.status_code == 409
@@ -104,6 +106,8 @@ def test_an_open_dispute_holds_shipping_with_a_409_and_its_close_lets_it_ship(
     closing = stripe_fake.update_dispute(opened["id"], status=closed)
     deliver(stripe_client, event("charge.dispute.closed", closing))
 
+    shown = stripe_client.get(f"/orders/{order.id}", headers=admin).get_json()
+    assert shown["nextStatuses"] == ["shipped", "completed", "refunded"]
     shipped = ship(stripe_client, admin, order)
 
     assert shipped.status_code == 200, shipped.get_json()

@@ -7,6 +7,7 @@ import pytest
 from orders_service.orders.changes import SIDE_EFFECTS
 from orders_service.orders.lifecycle import STATUSES, TRANSITIONS
 from orders_service.orders.models import Order, OrderHistory
+from orders_service.orders.schemas import OrderSchema
 
 ALLOWED = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
 FORBIDDEN = {(a, b) for a, b in itertools.product(STATUSES, STATUSES) if a != b} - ALLOWED
@@ -61,6 +62,20 @@ def order_in(client, admin, place_order):
 
 def history_count(order_id):
     return OrderHistory.select().where(OrderHistory.order == order_id).count()
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_next_statuses_are_the_tables_moves_in_every_body_that_shows_the_order(
+    client, admin, order_in, status
+):
+    order_id = order_in(status)
+    expected = [s for s in STATUSES if s in TRANSITIONS[status]]
+
+    one = client.get(f"/orders/{order_id}", headers=admin).get_json()  # written by SQL
+    page = client.get("/orders", headers=admin).get_json()  # a page, by SQL too
+    dumped = OrderSchema().dump(Order.get_by_id(order_id))  # the Python dump
+
+    assert one["nextStatuses"] == page[0]["nextStatuses"] == dumped["nextStatuses"] == expected
 
 
 @pytest.mark.parametrize(("current", "target"), sorted(ALLOWED))

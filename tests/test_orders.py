@@ -7,6 +7,8 @@ import pytest
 from orders_service.orders.models import Order, OrderLine
 
 ORDER_FIELDS = {
+    "paymentIntentId",
+    "nextStatuses",
     "id",
     "userId",
     "date",
@@ -30,6 +32,7 @@ def test_the_documented_request_creates_a_priced_pending_order(client, customer,
     order = response.get_json()
     assert set(order) == ORDER_FIELDS
     assert order["dispute"] is None
+    assert order["nextStatuses"] == ["paid", "canceled"]
     assert order["userId"] == 7
     assert order["status"] == "pending"
     assert order["currency"] == "usd"

@@ -37,9 +37,14 @@ class DisputeOpen(Conflict):
         )
 
 
+def holds(target, dispute_status):
+    """The shipped hold: True if a dispute in `dispute_status` keeps an order from `target`."""
+    return target == "shipped" and dispute_status in OPEN
+
+
 def refuse_while_disputed(order, target):
-    """The shipped hold: DisputeOpen for a move to shipped while the order's dispute is open."""
-    if target == "shipped" and order.dispute_status in OPEN:
+    """DisputeOpen for a move the order's dispute holds."""
+    if holds(target, order.dispute_status):
         raise DisputeOpen(order)
 
 

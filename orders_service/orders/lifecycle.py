@@ -4,7 +4,8 @@ from ..database import db, locked, utcnow
 from ..errors import Conflict
 from ..events import outbox
 from ..products.stock import give_back
-from .disputes import refuse_while_disputed
+from ..documents import json_literal
+from .disputes import OPEN, holds, refuse_while_disputed
 from .models import Order, OrderHistory
 
 TRANSITIONS = {
@@ -43,6 +44,34 @@ def check_transition(current, target, undoing_refund=False):
     if target not in allowed:
         raise TransitionRefused(current, target)
     return True
+
+
+def next_statuses(order):
+    """The statuses `order` may move to now, in the table's order: its moves in TRANSITIONS but
+    those its dispute holds. The staff console offers these and nothing else."""
+    return _next(order.status, order.dispute_status)
+
+
+def _next(status, dispute_status):
+    return [s for s in STATUSES if s in TRANSITIONS[status] and not holds(s, dispute_status)]
+
+
+def next_statuses_sql(alias, sqlite):
+    """next_statuses as SQL over the row `alias` names (for documents.Document), made from the
+    same table: one CASE arm per status, and one more before it where a dispute holds a move."""
+    status, dispute = f"{alias}.status", f"{alias}.dispute_status"
+    open_disputes = ", ".join(f"'{s}'" for s in sorted(OPEN))
+    arms = []
+    for current in STATUSES:
+        free, held = _next(current, None), _next(current, min(OPEN))
+        if held != free:
+            arms.append(
+                f"WHEN {status} = '{current}' AND {dispute} IN ({open_disputes})"
+                f" THEN {json_literal(held, sqlite)}"
+            )
+        arms.append(f"WHEN {status} = '{current}' THEN {json_literal(free, sqlite)}")
+    case = "CASE " + " ".join(arms) + " END"
+    return f"json({case})" if sqlite else case
 
 
 def apply_transition(order_id, target, actor, undoing_refund=False):

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from ..fields import (
     MAX_ID,
+    Derived,
     Embedded,
     QueryInteger,
     Schema,
@@ -13,7 +14,7 @@ from ..fields import (
 )
 from ..pagination import KeysetArgsSchema
 from . import disputes
-from .lifecycle import STATUSES, normalize_status
+from .lifecycle import STATUSES, next_statuses, next_statuses_sql, normalize_status
 
 MAX_ITEMS = 100
 
@@ -127,6 +128,20 @@ class OrderSchema(Schema):
     clientSecret = ma.fields.String(attribute="client_secret")
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     dispute = Embedded(DisputeSchema, metadata={"description": "null until one is opened"})
+    paymentIntentId = ma.fields.String(
+        attribute="payment_intent_id",
+        metadata={"description": "The Stripe PaymentIntent (pi_…); null with local payments."},
+    )
+    nextStatuses = Derived(
+        next_statuses,
+        next_statuses_sql,
+        metadata={
+            "type": "array",
+            "items": {"type": "string", "enum": list(STATUSES)},
+            "description": "The statuses the life cycle lets the order move to now (an open "
+            "dispute holds shipped); owners may only cancel a pending order.",
+        },
+    )
 
 
 class OrderQueryArgsSchema(KeysetArgsSchema):
