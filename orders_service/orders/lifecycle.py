@@ -1,10 +1,10 @@
 """The order life cycle: one table, and the one function every status change goes through."""
 
 from ..database import db, locked, utcnow
+from ..documents import json_literal
 from ..errors import Conflict
 from ..events import outbox
 from ..products.stock import give_back
-from ..documents import json_literal
 from .disputes import OPEN, holds, refuse_while_disputed
 from .models import Order, OrderHistory
 
