@@ -5,9 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 PORT ?= 8000
+# The staff console's browser code, from npm by its lock file (see orders_service/console).
+CONSOLE := orders_service/console
+CONSOLE_STAMP := $(CONSOLE)/node_modules/.installed-stamp
 DEV := APP_ENV=development PAYMENT_PROVIDER=local
 
-.PHONY: install run test reliability lint format migrate token serve lock bench clean
+.PHONY: install run test reliability lint format migrate token serve lock bench screenshots clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +18,13 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
+	touch $@
 
-run: $(STAMP)
+install: $(STAMP) $(CONSOLE_STAMP)
+
+run: $(STAMP) $(CONSOLE_STAMP)
 	@$(DEV) $(BIN)/flask --app wsgi db upgrade
 	@$(DEV) $(BIN)/flask --app wsgi seed
 	@echo
@@ -27,6 +34,7 @@ run: $(STAMP)
 	@echo "       -H 'Authorization: Bearer $$($(DEV) $(BIN)/flask --app wsgi token --user-id 7 --ttl 86400)' \\"
 	@echo "       -H 'Content-Type: application/json' -d '[\"3\", \"3\", \"8\"]'"
 	@echo "  admin token: $$($(DEV) $(BIN)/flask --app wsgi token --user-id 1 --admin --ttl 86400)"
+	@echo "  staff console (signs admin 1 in): http://127.0.0.1:$(PORT)/console#token=$$($(DEV) $(BIN)/flask --app wsgi token --user-id 1 --admin --ttl 86400)"
 	@echo "  API docs: http://127.0.0.1:$(PORT)/docs"
 	@echo "  webhooks: a deliverer runs beside the server (flask --app wsgi events deliver)"
 	@echo
@@ -34,13 +42,17 @@ run: $(STAMP)
 	trap 'kill $$deliverer 2>/dev/null; wait $$deliverer' EXIT; \
 	$(DEV) $(BIN)/flask --app wsgi run --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(CONSOLE_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Live gunicorn under concurrency, faults, fuzzing and hostile input; prints the table.
 # PostgreSQL: TEST_DATABASE_URL when set, else a private cluster (so is the stopped one).
 reliability: $(STAMP)
 	$(BIN)/pytest tests/reliability -m reliability -p no:cacheprovider $(PYTEST_ARGS)
+
+# The console's screenshots in docs/console (README), taken by its browser tests.
+screenshots: $(STAMP) $(CONSOLE_STAMP)
+	CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest tests/console $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -76,4 +88,4 @@ lock: $(STAMP)
 		--output-file requirements.lock setup.cfg
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .reliability
+	rm -rf $(VENV) instance .pytest_cache .reliability $(CONSOLE)/node_modules

@@ -5,7 +5,7 @@ import os
 
 from flask import Flask
 
-from . import cli, database
+from . import cli, console, database
 from .config import Config, check
 from .events.routes import endpoints_blp, events_blp
 from .extensions import Api, IdConverter
@@ -80,6 +80,7 @@ def create_app(test_config=None):
     for blp in MODULES:
         api.register_blueprint(blp)
     docs.init_app(app)
+    console.init_app(app)
     metrics.init_app(app)
     cors.init_app(app)
     gateway.init_app(app)
