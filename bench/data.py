@@ -131,6 +131,12 @@ def seed_orders(url, count):
         conn.execute("VACUUM ANALYZE orders")
         conn.execute("VACUUM ANALYZE order_line")
         conn.execute("VACUUM ANALYZE product")
+    return bench_order_ids(count)
+
+
+def bench_order_ids(count):
+    """The bench user's order ids among `count` seeded orders, oldest first."""
+    step = count // USER_ORDERS
     return [step * i for i in range(1, USER_ORDERS + 1)]
 
 
@@ -145,6 +151,14 @@ def created_at(url, order_ids):
             ).fetchall()
         )
     return [rows[order_id] for order_id in order_ids]
+
+
+def table_size_or_none(url):
+    """table_size, or None when the database or its orders table is not there yet."""
+    try:
+        return table_size(url)
+    except psycopg.Error:
+        return None
 
 
 def table_size(url):

@@ -219,7 +219,7 @@ def test_the_order_page_fits_a_phone(console, admin, client, customer, catalog, 
 def test_the_orders_page_is_drawn_soon_after_the_answer(console, admin, many_orders):
     page = console(admin)
     page.locator("table.orders").wait_for()
-    page.wait_for_function("performance.getEntriesByName('orders:drawn').length > 0")
+    page.wait_for_function("() => performance.getEntriesByName('orders:drawn').length > 0")
 
     answered, drawn = page.evaluate(
         """() => ['orders:answered', 'orders:drawn'].map(
