@@ -3,6 +3,13 @@
 #   docker run --rm --env-file prod.env orders-service flask --app wsgi db upgrade
 #   docker run -d -p 8000:8000 --env-file prod.env --stop-timeout 35 orders-service
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:20-slim
+
+# The staff console's browser code, from npm by its lock file (no Node.js in the final image).
+FROM ${NODE_IMAGE} AS console
+WORKDIR /console
+COPY orders_service/console/package.json orders_service/console/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -14,6 +21,7 @@ COPY requirements.lock ./
 RUN pip install --no-deps --require-hashes -r requirements.lock
 COPY pyproject.toml setup.cfg README.md ./
 COPY orders_service ./orders_service
+COPY --from=console /console/node_modules ./orders_service/console/node_modules
 RUN pip install --no-deps . && pip check
 
 FROM ${PYTHON_IMAGE}

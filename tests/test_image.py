@@ -1,5 +1,6 @@
 """The image without Docker: a clean virtualenv built as the Dockerfile builds it, from the
-lock file alone, then the image's CMD under gunicorn answers /readyz and its HEALTHCHECK passes."""
+lock file alone (and the console's npm lock file), then the image's CMD under gunicorn answers
+/readyz, serves the console with its npm code, and its HEALTHCHECK passes."""
 
 import json
 import os
@@ -17,7 +18,8 @@ pytestmark = pytest.mark.slow
 
 
 def dockerfile():
-    """(builder COPY sources, final COPY sources, CMD, HEALTHCHECK CMD) as the Dockerfile says."""
+    """(console COPY sources, builder COPY sources, final COPY sources, CMD, HEALTHCHECK CMD)
+    as the Dockerfile says."""
     text = re.sub(r"\\\n\s*", " ", (ROOT / "Dockerfile").read_text())
     stages, cmd, healthcheck = [], None, None
     for line in text.splitlines():
@@ -33,7 +35,8 @@ def dockerfile():
             cmd = json.loads(rest)
         elif instruction == "HEALTHCHECK":
             healthcheck = json.loads(rest[rest.index(" CMD ") + 5 :])
-    return stages[0], stages[-1], cmd, healthcheck
+    console, builder, final = stages
+    return console, builder, final, cmd, healthcheck
 
 
 def copy_context(sources, target):
@@ -41,7 +44,9 @@ def copy_context(sources, target):
     for source in sources:
         path = ROOT / source
         if path.is_dir():
-            shutil.copytree(path, target / path.name, ignore=shutil.ignore_patterns("__pycache__"))
+            # As .dockerignore: npm's installs come from the console stage only.
+            ignore = shutil.ignore_patterns("__pycache__", "node_modules")
+            shutil.copytree(path, target / path.name, ignore=ignore)
         else:
             shutil.copy2(path, target / path.name)
     return target
@@ -54,7 +59,11 @@ def run(command, cwd, env):
 
 
 def test_lock_file_install_serves_readyz_with_the_images_command(tmp_path):
-    builder_files, final_files, cmd, healthcheck = dockerfile()
+    console_files, builder_files, final_files, cmd, healthcheck = dockerfile()
+    console = tmp_path / "console"
+    console.mkdir()
+    for source in console_files:
+        shutil.copy2(ROOT / source, console)
     src = copy_context(builder_files, tmp_path / "src")
     workdir = copy_context(final_files, tmp_path / "app")
     venv = tmp_path / "venv"
@@ -68,6 +77,8 @@ def test_lock_file_install_serves_readyz_with_the_images_command(tmp_path):
     run([sys.executable, "-m", "venv", str(venv)], tmp_path, env)
     pip = [str(venv / "bin" / "python"), "-m", "pip", "--quiet"]
     run([*pip, "install", "--no-deps", "--require-hashes", "-r", "requirements.lock"], src, env)
+    run(["npm", "ci", "--omit=dev", "--no-audit", "--no-fund"], console, env)
+    shutil.copytree(console / "node_modules", src / "orders_service/console/node_modules")
     run([*pip, "install", "--no-deps", "."], src, env)
     run([*pip, "check"], src, env)  # the lock alone satisfies every dependency
 
@@ -81,7 +92,11 @@ def test_lock_file_install_serves_readyz_with_the_images_command(tmp_path):
     run(["flask", "--app", "wsgi", "db", "upgrade"], workdir, env)
     with Gunicorn(env, tmp_path / "gunicorn.log", cwd=workdir, command=cmd) as server:
         ready = server.request("GET", "/readyz")
+        page = server.request("GET", "/console")
+        sortable = server.request("GET", "/console/vendor/sortable.esm.js")
         run(healthcheck, workdir, dict(env, PORT=str(server.port)))
 
     assert ready.status == 200, server.log()
     assert ready.json() == {"status": "ready"}
+    assert page.status == 200 and b'src="console/static/app.js"' in page.body
+    assert sortable.status == 200 and b"Sortable" in sortable.body
