@@ -216,6 +216,53 @@ def test_the_order_page_fits_a_phone(console, admin, client, customer, catalog, 
     shot(page, "order-phone")
 
 
+def test_the_orders_page_fits_a_phone_with_id_status_and_total(console, admin, many_orders, shot):
+    page = console(admin, viewport=PHONE)
+    page.locator("table.orders").wait_for()
+
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    headers = page.locator("table.orders th:visible").all_inner_texts()
+    assert headers == ["Order", "Placed", "Status", "Total"]
+    shot(page, "orders-phone")
+
+
+def focus_by_tab(page, name, most=60):
+    """Press Tab until the focused element's text or label is `name`, as a keyboard user does."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(
+            "() => (document.activeElement.labels?.[0] || document.activeElement).innerText"
+        )
+        if focused and focused.strip() == name:
+            return
+    raise AssertionError(f"Tab never reached {name!r}")
+
+
+def test_by_keyboard_alone_filter_open_an_order_and_ship_it(
+    console, admin, client, customer, catalog
+):
+    order = order_for(client, customer)
+    move(client, admin, order["id"], "paid")
+    order_for(client, customer)  # a pending one, filtered out below
+    page = console(admin)
+    page.locator("table.orders").wait_for()
+
+    focus_by_tab(page, "Status")
+    page.keyboard.press("ArrowDown")  # any -> pending
+    page.keyboard.press("ArrowDown")  # pending -> paid
+    focus_by_tab(page, "Filter")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**status=paid")
+    focus_by_tab(page, f"#{order['id']}")
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name=f"Order #{order['id']}").wait_for()
+    focus_by_tab(page, "Mark shipped")
+    page.keyboard.press("Enter")
+
+    page.locator("#order-status", has_text="shipped").wait_for()
+    assert client.get(f"/orders/{order['id']}", headers=admin).get_json()["status"] == "shipped"
+
+
 def test_the_orders_page_is_drawn_soon_after_the_answer(console, admin, many_orders):
     page = console(admin)
     page.locator("table.orders").wait_for()
