@@ -69,6 +69,7 @@ function saveOrder(board, before, moved) {
 }
 
 function stepColumn(board, column, step) {
+  if (!column.dataset.id) return; // still being added
   const before = columns(board);
   const place = before.indexOf(column) + step;
   if (place < 0 || place >= before.length) return;
@@ -79,6 +80,7 @@ function stepColumn(board, column, step) {
 }
 
 function renameColumn(board, column) {
+  if (!column.dataset.id) return;
   const old = nameOf(column);
   const input = h("input", { id: "column-name", required: true, maxlength: 100, value: old, autocomplete: "off" });
   const form = h("form", { method: "dialog" },
@@ -101,9 +103,12 @@ function renameColumn(board, column) {
 }
 
 function removeColumn(board, column) {
+  if (!column.dataset.id) return;
   const next = column.nextElementSibling;
+  const neighbour = next || column.previousElementSibling;
   const name = nameOf(column);
   column.remove();
+  if (neighbour) neighbour.focus(); // keyboard users stay on the board
   attempt(board,
     () => call("DELETE", `/leads/statuses/${column.dataset.id}`),
     () => board.insertBefore(column, next && next.parentNode === board ? next : null),
@@ -242,7 +247,7 @@ function cardElement(board, lead) {
 export async function leadsPage(main) {
   fill(main, h("h1", {}, "Leads"), h("p", { class: "muted" }, "Loading…"));
   const { data: statuses } = await get("/leads/statuses", { withCounts: "true" });
-  const board = h("div", { class: "board", id: "board" });
+  const board = h("div", { class: "board", id: "board", "aria-busy": "true" });
   const built = statuses.map((status) => columnElement(board, status));
   board.append(...built.map(({ column }) => column));
   let before = [];
@@ -268,4 +273,5 @@ export async function leadsPage(main) {
     statuses.length ? null : h("p", { class: "empty", id: "no-columns" }, "No columns yet: add the first one."),
     board);
   await Promise.all(built.map(({ load }) => load()));
+  board.removeAttribute("aria-busy"); // every column's first page is in
 }
