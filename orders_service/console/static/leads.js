@@ -13,6 +13,11 @@ const nameOf = (column) => column.querySelector("h2").textContent;
 const listOf = (column) => column.querySelector(".cards");
 const columnOf = (card) => card.closest(".column");
 
+/** Focus what had it before a move (the key's item, or the button pressed) if it still can. */
+function refocus(focused, item) {
+  (item.contains(focused) && !focused.disabled ? focused : item).focus();
+}
+
 /** The page already shows a change: save it, or put it back and say why the service refused. */
 async function attempt(board, request, undo, done) {
   relabel(board);
@@ -73,10 +78,11 @@ function stepColumn(board, column, step) {
   const before = columns(board);
   const place = before.indexOf(column) + step;
   if (place < 0 || place >= before.length) return;
+  const focused = document.activeElement;
   if (step < 0) board.insertBefore(column, before[place]);
   else board.insertBefore(column, before[place].nextElementSibling);
-  column.focus();
   saveOrder(board, before, column);
+  refocus(focused, column);
 }
 
 function renameColumn(board, column) {
@@ -219,9 +225,10 @@ function stepCard(board, card, step) {
   if (!target) return;
   const from = card.parentNode;
   const index = [...from.children].indexOf(card);
+  const focused = document.activeElement;
   listOf(target).append(card);
   moveCard(board, card, from, index);
-  card.focus();
+  refocus(focused, card);
 }
 
 function cardElement(board, lead) {
