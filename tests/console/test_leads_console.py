@@ -280,6 +280,7 @@ def test_hostile_names_are_shown_as_text(console, admin, client):
 def test_screenshots_of_the_board(console, admin, client, board, shot):
     add_lead(client, admin, "Katherine Johnson", statusId=board["Contacted"]["id"], phone="555")
     add_lead(client, admin, "Margaret Hamilton", statusId=board["Won"]["id"], source="referral")
+    add_columns(client, admin, "Lost")
     page = open_board(console, admin)
     shot(page, "leads")
 
