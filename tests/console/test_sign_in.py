@@ -79,3 +79,22 @@ def test_the_page_has_the_strict_policy_and_loads_nothing_from_elsewhere(console
 def test_customer_ids_are_the_tokens_subjects(app):
     # The fixtures above sign in as these: the staff one is an admin, the customer is not.
     assert bearer(app, CUSTOMER_ID) != bearer(app, ADMIN_ID, admin=True)
+
+
+def test_a_page_answered_after_staff_went_elsewhere_does_not_draw_over_it(console, admin):
+    page = console(admin)
+    page.locator("main h1", has_text="Orders").wait_for()
+    held = []
+    page.route("**/orders?*", lambda route: held.append(route))  # the answer, held back
+    page.get_by_label("Status").select_option("paid")
+    page.get_by_role("button", name="Filter").click()  # the orders page asks again…
+    page.wait_for_function(
+        "() => document.querySelector('main .muted')?.textContent === 'Loading…'"
+    )
+
+    page.get_by_role("link", name="Leads").click()  # …and staff go on before it answers
+    page.locator("main h1", has_text="Leads").wait_for()
+    held[0].continue_()
+    page.wait_for_timeout(300)  # time for a late answer to draw, were it allowed
+
+    assert page.locator("main h1").all_inner_texts() == ["Leads"]

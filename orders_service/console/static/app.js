@@ -11,11 +11,12 @@ const main = document.getElementById("main");
 const nav = document.getElementById("nav");
 
 // #/orders?status=paid, #/orders/42, #/leads, #/webhooks, #/webhooks/3.
+// Each page draws into its own view (see render): the page's element, gone when staff go on.
 const ROUTES = [
-  [/^\/orders\/(\d+)$/, (match) => orderPage(main, Number(match[1]))],
-  [/^\/orders$/, (match, query) => ordersPage(main, query)],
-  [/^\/leads$/, () => leadsPage(main)],
-  [/^\/webhooks(?:\/(\d+))?$/, (match, query) => webhooksPage(main, match[1] && Number(match[1]), query)],
+  [/^\/orders\/(\d+)$/, (view, match) => orderPage(view, Number(match[1]))],
+  [/^\/orders$/, (view, match, query) => ordersPage(view, query)],
+  [/^\/leads$/, (view) => leadsPage(view)],
+  [/^\/webhooks(?:\/(\d+))?$/, (view, match, query) => webhooksPage(view, match[1] && Number(match[1]), query)],
 ];
 
 function signIn(message) {
@@ -66,7 +67,10 @@ async function isStaff() {
   return true;
 }
 
+let rendering = 0; // the number of the newest render: an older one gives way
+
 async function render() {
+  const mine = ++rendering;
   const pasted = location.hash.match(/^#token=([^&]+)/);
   if (pasted) {
     token.set(decodeURIComponent(pasted[1]));
@@ -80,6 +84,7 @@ async function render() {
     fill(main, h("p", { class: "error", role: "alert" }, `The service cannot be reached: ${error.message}`));
     return;
   }
+  if (mine !== rendering) return; // staff went elsewhere while the check ran
   nav.hidden = false;
   const { path, query } = route();
   for (const link of nav.querySelectorAll("a")) {
@@ -90,11 +95,15 @@ async function render() {
   for (const [pattern, page] of ROUTES) {
     const match = path.match(pattern);
     if (match) {
+      // A fresh view per address: a page still loading when staff go on draws into its own
+      // view, no longer on screen, and never over the page they went to.
+      const view = h("div", { class: "view" });
+      main.replaceChildren(view);
       try {
-        await page(match, query);
+        await page(view, match, query);
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 401)) {
-          fill(main, h("p", { class: "error", role: "alert" }, error.message));
+          fill(view, h("p", { class: "error", role: "alert" }, error.message));
         }
       }
       return;
