@@ -23,16 +23,20 @@ const path = (id, rest = "") => `/webhook-endpoints/${id}${rest}`;
 const plural = (count, one, many = `${one}s`) => `${count} ${count === 1 ? one : many}`;
 
 export async function webhooksPage(main, endpointId, query = new URLSearchParams()) {
-  if (endpointId) return endpointPage(main, endpointId, query);
-  return endpointsPage(main, query);
+  // An answer that comes after staff went elsewhere is dropped, not drawn over their page.
+  const address = location.hash;
+  const stale = () => location.hash !== address;
+  if (endpointId) return endpointPage(main, endpointId, query, stale);
+  return endpointsPage(main, query, stale);
 }
 
 /* The list: every endpoint, newest first, and the form that adds one. */
 
-async function endpointsPage(main, query) {
+async function endpointsPage(main, query, stale) {
   const after = query.get("after");
   fill(main, h("h1", {}, "Webhooks"), h("p", { class: "muted" }, "Loading…"));
   const { data, next } = await get("/webhook-endpoints", { limit: 20, starting_after: after });
+  if (stale()) return;
   const failures = new Map(data.map((endpoint) => [endpoint.id, h("span", { class: "muted" }, "…")]));
   const table = data.length
     ? h("table", { class: "endpoints" },
@@ -119,10 +123,11 @@ function eventsText(events) {
 
 /* One endpoint: its facts and actions, what an action came to, its deliveries. */
 
-async function endpointPage(main, id, query) {
+async function endpointPage(main, id, query, stale) {
   const state = query.get("state") || "";
   const after = query.get("after") || "";
   const { data: endpoint } = await get(path(id));
+  if (stale()) return;
   const head = h("div", { class: "endpoint-head" });
   const outcome = h("div", { id: "webhook-outcome" });
   const list = h("section", { class: "deliveries", "aria-labelledby": "deliveries-title" });
