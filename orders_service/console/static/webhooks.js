@@ -210,7 +210,7 @@ async function endpointPage(main, id, query, stale) {
     const problem = h("p", { class: "error", role: "alert" });
     const form = h("form", { method: "dialog" },
       h("p", {}, "Every event written since then, of the types this endpoint subscribes to, is sent again "
-        + "(with its own webhook-id, so the subscriber can drop what it already has)."),
+        + "(with the webhook-id it had, so the subscriber can drop what it already has)."),
       field("Since (your time)", since),
       problem,
       h("div", { class: "row" },
