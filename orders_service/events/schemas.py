@@ -245,7 +245,6 @@ class EventSchema(Schema):
 class EventQueryArgsSchema(KeysetArgsSchema):
     starting_after = ma.fields.String(
         data_key="starting_after",
-        load_default=None,
         validate=ma.validate.Length(min=1, max=40),
         metadata={"description": "An event id from the previous page."},
     )

@@ -105,7 +105,7 @@ class NewOrder(MethodView):
             items,
             current_app.config["CURRENCY"],
             order_schema.dump,
-            key=headers["key"],
+            key=headers.get("key"),
         )
         # Already serialized (a replay answers the stored body), so it goes out as it is.
         response = jsonify(created.body)

@@ -100,7 +100,6 @@ class IdempotencyHeaderSchema(Schema):
 
     key = ma.fields.String(
         data_key="Idempotency-Key",
-        load_default=None,
         validate=ma.validate.Length(min=1, max=255),
         metadata={
             "description": "Repeat a request safely: the same key and body answer the first "
@@ -150,7 +149,7 @@ class OrderSchema(Schema):
     dispute = Embedded(DisputeSchema, metadata={"description": "null until one is opened"})
     paymentIntentId = ma.fields.String(
         attribute="payment_intent_id",
-        metadata={"description": "The Stripe PaymentIntent (pi_…); null with local payments."},
+        metadata={"description": "The payment's PaymentIntent (pi_…), set up with the order."},
     )
     nextStatuses = Derived(
         next_statuses,

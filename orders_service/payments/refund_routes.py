@@ -49,7 +49,7 @@ class OrderRefunds(MethodView):
     @blp.errors(404, 409, 502, 503)
     def post(self, request, headers, order_id):
         """Refund an amount, or lines, of a paid, shipped or completed order (admins)"""
-        made = make_refund(current_caller(), order_id, request, key=headers["key"])
+        made = make_refund(current_caller(), order_id, request, key=headers.get("key"))
         # Already serialized (a replay answers the stored body), so it goes out as it is.
         response = jsonify(made.body)
         response.status_code = 201
