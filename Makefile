@@ -8,6 +8,9 @@ PORT ?= 8000
 # The staff console's browser code, from npm by its lock file (see orders_service/console).
 CONSOLE := orders_service/console
 CONSOLE_STAMP := $(CONSOLE)/node_modules/.installed-stamp
+# The example storefront client and the API document's linter, from npm by their lock file.
+CLIENT := clients/typescript
+CLIENT_STAMP := $(CLIENT)/node_modules/.installed-stamp
 DEV := APP_ENV=development PAYMENT_PROVIDER=local
 
 .PHONY: install run test reliability lint format migrate token serve lock bench bench-console screenshots clean
@@ -22,7 +25,11 @@ $(CONSOLE_STAMP): $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
 	npm ci --prefix $(CONSOLE) --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(STAMP) $(CONSOLE_STAMP)
+$(CLIENT_STAMP): $(CLIENT)/package.json $(CLIENT)/package-lock.json
+	npm ci --prefix $(CLIENT) --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(STAMP) $(CONSOLE_STAMP) $(CLIENT_STAMP)
 
 run: $(STAMP) $(CONSOLE_STAMP)
 	@$(DEV) $(BIN)/flask --app wsgi db upgrade
@@ -42,7 +49,7 @@ run: $(STAMP) $(CONSOLE_STAMP)
 	trap 'kill $$deliverer 2>/dev/null; wait $$deliverer' EXIT; \
 	$(DEV) $(BIN)/flask --app wsgi run --port $(PORT)
 
-test: $(STAMP) $(CONSOLE_STAMP)
+test: $(STAMP) $(CONSOLE_STAMP) $(CLIENT_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Live gunicorn under concurrency, faults, fuzzing and hostile input; prints the table.
@@ -93,4 +100,5 @@ lock: $(STAMP)
 		--output-file requirements.lock setup.cfg
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .reliability $(CONSOLE)/node_modules
+	rm -rf $(VENV) instance .pytest_cache .reliability $(CONSOLE)/node_modules \
+		$(CLIENT)/node_modules $(CLIENT)/build $(CLIENT)/src/generated

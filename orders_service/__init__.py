@@ -33,6 +33,9 @@ API_SETTINGS = {
     "OPENAPI_SWAGGER_UI_URL": docs.SWAGGER_UI_URL,
 }
 SPEC_OPTIONS = {
+    "info": {"license": {"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"}},
+    # Relative: the service that serves this document (a client gives its own base URL).
+    "servers": [{"url": "/", "description": "This service"}],
     "components": {
         "securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

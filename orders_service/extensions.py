@@ -3,17 +3,19 @@
 import http
 import logging
 
+import marshmallow as ma
 import peewee
 from flask_smorest import Api as BaseApi
 from flask_smorest import Blueprint as BaseBlueprint
 from flask_smorest import abort
+from flask_smorest.utils import prepare_response
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
 from .auth import require
 from .errors import DomainError
-from .fields import MAX_ID
+from .fields import MAX_ID, Schema
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,53 @@ def summarize(errors, limit=5):
     return text + ("; …" if len(lines) > limit else "")
 
 
+class ErrorSchema(Schema):
+    """Every error's body: code, status and message always; errors with the details."""
+
+    code = ma.fields.Integer(required=True, metadata={"description": "The HTTP status code"})
+    status = ma.fields.String(required=True, metadata={"description": "Its reason phrase"})
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong"})
+    errors = ma.fields.Dict(metadata={"description": "The details, by field where a field is"})
+
+
+RETRY_AFTER_DOC = {
+    "description": "Seconds to wait before trying again, when a retry may succeed",
+    "schema": {"type": "string", "pattern": "^[0-9]+$"},
+}
+# Headers of the shared error responses (components.responses), by status.
+ERROR_HEADERS_DOC = {
+    401: {
+        "WWW-Authenticate": {
+            "description": 'The scheme to authenticate with: `Bearer realm="orders"`',
+            "schema": {"type": "string"},
+            "required": True,
+        }
+    },
+    409: {"Retry-After": RETRY_AFTER_DOC},  # another change or keyed request is in progress
+    503: {"Retry-After": RETRY_AFTER_DOC},  # the database is down
+}
+
+
+def nullable_reference(self, field, ret, **kwargs):
+    """A nullable nested object is `anyOf: [$ref, null]`: apispec's `{type: object, nullable}`
+    alternative would take any object too (and make generated types a loose union)."""
+    if "anyOf" in ret:
+        return {
+            "anyOf": [
+                {**item, "enum": [None]} if item == {"type": "object", "nullable": True} else item
+                for item in ret["anyOf"]
+            ]
+        }
+    return {}
+
+
+def no_default_in_patch(self, field, ret, **kwargs):
+    """A partial schema (a PATCH body) has no defaults: a field left out is left unchanged."""
+    if getattr(field.parent, "partial", False) is True:
+        ret.pop("default", None)
+    return {}
+
+
 class Api(BaseApi):
     """flask-smorest's Api whose every error, routing and database ones included, has a message.
 
@@ -50,6 +99,26 @@ class Api(BaseApi):
     """
 
     DEFAULT_ERROR_RESPONSE_NAME = None
+    ERROR_SCHEMA = ErrorSchema
+
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(nullable_reference)
+        self.ma_plugin.converter.add_attribute_function(no_default_in_patch)
+
+    def _register_pagination_header(self):
+        pass  # flask-smorest's page-number pagination is not used (see pagination.py)
+
+    def _register_responses(self):
+        """flask-smorest's response per status, with the headers the errors here carry."""
+        for status in http.HTTPStatus:
+            if status < 400:
+                continue
+            response = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
+            if status in ERROR_HEADERS_DOC:
+                response["headers"] = ERROR_HEADERS_DOC[status]
+            prepare_response(response, self.spec, self.DEFAULT_RESPONSE_CONTENT_TYPE)
+            self.spec.components.response(status.name, response, lazy=True)
 
     def _register_error_handlers(self):
         super()._register_error_handlers()
@@ -185,6 +254,18 @@ JSON_BODY = (413, 415)
 
 class Blueprint(BaseBlueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._prepare_doc_cbks.append(self._prepare_security_doc)
+
+    @staticmethod
+    def _prepare_security_doc(doc, doc_info, **kwargs):
+        """An operation without `auth` is public, and says so (`security: []`): the document's
+        security is per operation, so one without any would be left to guess."""
+        if "security" not in doc_info.get("manual_doc", {}):
+            doc["security"] = []
+        return doc
 
     def arguments(self, schema, *, doc_schema=None, **kwargs):
         """flask-smorest's arguments; `doc_schema` documents a body the schema alone can't.

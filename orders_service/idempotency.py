@@ -20,6 +20,14 @@ from .database import db, is_sqlite, utcnow
 from .errors import Conflict
 from .orders.models import IdempotencyKey
 
+# A keyed POST's answer says when it is the first response again (documented on each).
+REPLAYED_HEADER_DOC = {
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the first response to the Idempotency-Key again.",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+
 # Far longer than one phase of a request lasts (the provider's whole budget is 24 s): a lease
 # this old belongs to a request that died.
 LEASE = datetime.timedelta(seconds=60)

@@ -13,7 +13,7 @@ class KeysetArgsSchema(Schema):
 
     limit = QueryInteger(load_default=20, validate=ma.validate.Range(min=1, max=100))
     starting_after = QueryInteger(
-        data_key="starting_after", load_default=None, validate=ma.validate.Range(min=1, max=MAX_ID)
+        data_key="starting_after", validate=ma.validate.Range(min=1, max=MAX_ID)
     )
 
 

@@ -43,7 +43,13 @@ endpoints_blp = Blueprint(
 events_blp = Blueprint(
     "events", __name__, url_prefix="/events", description="Order events, newest first"
 )
-LOCATION_DOC = {"Location": {"description": "The endpoint's URL", "schema": {"type": "string"}}}
+LOCATION_DOC = {
+    "Location": {
+        "description": "The endpoint's URL",
+        "schema": {"type": "string"},
+        "required": True,
+    }
+}
 ROTATED_DOC = (
     "The endpoint with its new secret. Until WEBHOOK_SECRET_OVERLAP (24h by default) has "
     "passed, every attempt is signed with the new and the old secret "
@@ -62,6 +68,7 @@ def json_response(text, headers=None):
 
 @endpoints_blp.route("")
 class WebhookEndpoints(MethodView):
+    @endpoints_blp.doc(operationId="listWebhookEndpoints")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.arguments(KeysetArgsSchema, location="query")
     @endpoints_blp.response(200, WebhookEndpointSchema(many=True), headers=LINK_HEADER_DOC)
@@ -70,6 +77,7 @@ class WebhookEndpoints(MethodView):
         headers = {}
         return keyset_page(endpoints(), WebhookEndpoint.id, args, headers), headers
 
+    @endpoints_blp.doc(operationId="createWebhookEndpoint")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.arguments(WebhookEndpointCreateSchema)
     @endpoints_blp.response(201, WebhookEndpointSchema, headers=LOCATION_DOC)
@@ -82,6 +90,7 @@ class WebhookEndpoints(MethodView):
 
 @endpoints_blp.route("/<id:endpoint_id>")
 class WebhookEndpointById(MethodView):
+    @endpoints_blp.doc(operationId="getWebhookEndpoint")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.response(200, WebhookEndpointSchema)
     @endpoints_blp.errors(404)
@@ -89,6 +98,7 @@ class WebhookEndpointById(MethodView):
         """Get one webhook endpoint"""
         return get_endpoint(endpoint_id)
 
+    @endpoints_blp.doc(operationId="updateWebhookEndpoint")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.arguments(WebhookEndpointPatchSchema)
     @endpoints_blp.response(200, WebhookEndpointSchema)
@@ -97,6 +107,7 @@ class WebhookEndpointById(MethodView):
         """Change url, events, description or enabled (for events written from now on)"""
         return update_endpoint(endpoint_id, changes)
 
+    @endpoints_blp.doc(operationId="deleteWebhookEndpoint")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.response(204)
     @endpoints_blp.errors(404)
@@ -107,6 +118,7 @@ class WebhookEndpointById(MethodView):
 
 @endpoints_blp.route("/<id:endpoint_id>/rotate-secret")
 class WebhookEndpointSecretRotation(MethodView):
+    @endpoints_blp.doc(operationId="rotateWebhookEndpointSecret")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.response(200, WebhookEndpointSchema, description=ROTATED_DOC)
     @endpoints_blp.errors(404)
@@ -118,6 +130,7 @@ class WebhookEndpointSecretRotation(MethodView):
 
 @endpoints_blp.route("/<id:endpoint_id>/ping")
 class WebhookEndpointPing(MethodView):
+    @endpoints_blp.doc(operationId="pingWebhookEndpoint")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.response(200, PingSchema, description=PINGED_DOC)
     @endpoints_blp.errors(404)
@@ -131,6 +144,7 @@ class WebhookEndpointPing(MethodView):
 
 @endpoints_blp.route("/<id:endpoint_id>/deliveries")
 class WebhookEndpointDeliveries(MethodView):
+    @endpoints_blp.doc(operationId="listWebhookDeliveries")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.arguments(DeliveryQueryArgsSchema, location="query")
     @endpoints_blp.response(200, DeliverySchema(many=True), headers=LINK_HEADER_DOC)
@@ -144,6 +158,7 @@ class WebhookEndpointDeliveries(MethodView):
 
 @endpoints_blp.route("/<id:endpoint_id>/deliveries/<id:delivery_id>/retry")
 class WebhookDeliveryRetry(MethodView):
+    @endpoints_blp.doc(operationId="retryWebhookDelivery")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.response(202, DeliverySchema)
     @endpoints_blp.errors(404)
@@ -154,6 +169,7 @@ class WebhookDeliveryRetry(MethodView):
 
 @endpoints_blp.route("/<id:endpoint_id>/deliveries/<id:delivery_id>/attempts")
 class WebhookDeliveryAttempts(MethodView):
+    @endpoints_blp.doc(operationId="listWebhookDeliveryAttempts")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.arguments(KeysetArgsSchema, location="query")
     @endpoints_blp.response(200, DeliveryAttemptSchema(many=True), headers=LINK_HEADER_DOC)
@@ -167,6 +183,7 @@ class WebhookDeliveryAttempts(MethodView):
 
 @endpoints_blp.route("/<id:endpoint_id>/replay")
 class WebhookEndpointReplay(MethodView):
+    @endpoints_blp.doc(operationId="replayWebhookEvents")
     @endpoints_blp.auth(admin=True)
     @endpoints_blp.arguments(ReplaySchema)
     @endpoints_blp.response(202, ReplayedSchema)
@@ -178,6 +195,7 @@ class WebhookEndpointReplay(MethodView):
 
 @events_blp.route("")
 class Events(MethodView):
+    @events_blp.doc(operationId="listEvents")
     @events_blp.auth(admin=True)
     @events_blp.arguments(EventQueryArgsSchema, location="query")
     @events_blp.response(200, EventSchema(many=True), headers=LINK_HEADER_DOC)
@@ -193,6 +211,7 @@ class Events(MethodView):
 
 @events_blp.route("/<string(maxlength=40):event_id>")
 class EventById(MethodView):
+    @events_blp.doc(operationId="getEvent")
     @events_blp.auth(admin=True)
     @events_blp.response(200, EventSchema)
     @events_blp.errors(404)

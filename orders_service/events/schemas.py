@@ -2,7 +2,15 @@
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, QueryInteger, Schema, StrictBoolean, UTCDateTime, UTCInstant
+from ..fields import (
+    MAX_ID,
+    QueryInteger,
+    Schema,
+    StrictBoolean,
+    UTCDateTime,
+    UTCInstant,
+    always_sent,
+)
 from ..orders.disputes import STATUSES as DISPUTE_STATUSES
 from ..orders.lifecycle import STATUSES
 from ..orders.schemas import DisputeSchema, OrderSchema
@@ -24,15 +32,20 @@ class WebhookURL(ma.fields.String):
             raise ma.ValidationError(str(error)) from None
 
 
-class WebhookEndpointSchema(Schema):
+class WebhookEndpointCreateSchema(Schema):
+    """An endpoint as sent: its URL may be an IRI (Unicode host, path), stored as a URI."""
+
     id = ma.fields.Integer(dump_only=True)
-    url = ma.fields.String(
+    url = WebhookURL(
+        required=True,
         metadata={
-            "format": "uri",
+            "format": "iri",
             "pattern": "^https?://",
             "maxLength": MAX_URL,
             "example": "https://example.com/hook",
-            "description": "As stored: a DNS name in its ASCII (IDNA) form, or an IP literal.",
+            "description": "Absolute http(s), without a user or password. Refused (400) "
+            "unless the service allows private targets: a host that is, or resolves to, a "
+            "loopback, private, link-local, shared, unspecified, multicast or reserved address.",
         },
     )
     events = ma.fields.List(
@@ -59,19 +72,17 @@ class WebhookEndpointSchema(Schema):
     createdAt = UTCDateTime(attribute="created_at", dump_only=True)
 
 
-class WebhookEndpointCreateSchema(WebhookEndpointSchema):
-    """An endpoint as sent: its URL may be an IRI (Unicode host, path), stored as a URI."""
+@always_sent
+class WebhookEndpointSchema(WebhookEndpointCreateSchema):
+    """An endpoint as the service answers it: its URL as stored."""
 
-    url = WebhookURL(
-        required=True,
+    url = ma.fields.String(
         metadata={
-            "format": "iri",
+            "format": "uri",
             "pattern": "^https?://",
             "maxLength": MAX_URL,
             "example": "https://example.com/hook",
-            "description": "Absolute http(s), without a user or password. Refused (400) "
-            "unless the service allows private targets: a host that is, or resolves to, a "
-            "loopback, private, link-local, shared, unspecified, multicast or reserved address.",
+            "description": "As stored: a DNS name in its ASCII (IDNA) form, or an IP literal.",
         },
     )
 
@@ -182,6 +193,7 @@ class EventOrderSchema(OrderSchema):
         exclude = ("clientSecret",)
 
 
+@always_sent
 class DisputeChangeSchema(DisputeSchema):
     """The dispute an order.dispute.updated reports, with Stripe's id and the status before."""
 
@@ -222,6 +234,7 @@ class EventDataSchema(Schema):
     actor = ma.fields.String()
 
 
+@always_sent
 class EventSchema(Schema):
     id = ma.fields.String(metadata={"example": "evt_5f0c8e2a9b1d4c7e3a6b8d0f"})
     type = ma.fields.String(validate=ma.validate.OneOf(TYPES))
@@ -232,7 +245,6 @@ class EventSchema(Schema):
 class EventQueryArgsSchema(KeysetArgsSchema):
     starting_after = ma.fields.String(
         data_key="starting_after",
-        load_default=None,
         validate=ma.validate.Length(min=1, max=40),
         metadata={"description": "An event id from the previous page."},
     )

@@ -8,11 +8,13 @@ from ..extensions import Blueprint
 from ..pagination import LINK_HEADER_DOC, keyset_page
 from .models import Lead
 from .schemas import (
+    LeadCreateSchema,
     LeadPatchSchema,
     LeadQueryArgsSchema,
     LeadReceivedSchema,
     LeadSchema,
     LeadStatusCountedSchema,
+    LeadStatusCreateSchema,
     LeadStatusListArgsSchema,
     LeadStatusPatchSchema,
     LeadStatusSchema,
@@ -33,7 +35,13 @@ from .service import (
 
 blp = Blueprint("leads", __name__, url_prefix="/leads", description="CRM leads and their board")
 
-LOCATION_DOC = {"Location": {"description": "The new lead's URL", "schema": {"type": "string"}}}
+LOCATION_DOC = {
+    "Location": {
+        "description": "The new lead's URL",
+        "schema": {"type": "string"},
+        "required": True,
+    }
+}
 RECEIVED_DOC = {
     "schema": LeadReceivedSchema,
     "description": (
@@ -66,6 +74,7 @@ STATUS_IN_USE_DOC = {
 
 @blp.route("/statuses")
 class LeadStatuses(MethodView):
+    @blp.doc(operationId="listLeadStatuses")
     @blp.auth(admin=True)
     @blp.arguments(LeadStatusListArgsSchema, location="query")
     @blp.response(200, LeadStatusCountedSchema(many=True))
@@ -73,8 +82,9 @@ class LeadStatuses(MethodView):
         """List the board's columns in order (with their lead counts if asked)"""
         return ordered_statuses(with_counts=args["with_counts"])
 
+    @blp.doc(operationId="createLeadStatus")
     @blp.auth(admin=True)
-    @blp.arguments(LeadStatusSchema)
+    @blp.arguments(LeadStatusCreateSchema)
     @blp.response(201, LeadStatusSchema)
     @blp.errors(409)
     def post(self, data):
@@ -84,6 +94,7 @@ class LeadStatuses(MethodView):
 
 @blp.route("/statuses/<id:status_id>")
 class LeadStatusById(MethodView):
+    @blp.doc(operationId="updateLeadStatus")
     @blp.auth(admin=True)
     @blp.arguments(LeadStatusPatchSchema)
     @blp.response(200, LeadStatusSchema)
@@ -92,6 +103,7 @@ class LeadStatusById(MethodView):
         """Rename a column and/or give it another statusOrder"""
         return update_status(status_id, changes)
 
+    @blp.doc(operationId="deleteLeadStatus")
     @blp.auth(admin=True)
     @blp.response(204)
     @blp.errors(404)
@@ -103,9 +115,12 @@ class LeadStatusById(MethodView):
 
 @blp.route("/statuses/order")
 class LeadStatusOrder(MethodView):
+    @blp.doc(operationId="reorderLeadStatuses")
     @blp.auth(admin=True)
     @blp.arguments(StatusPositionSchema(many=True), example=[{"id": 1, "statusOrder": 1}])
-    @blp.response(200, LeadStatusSchema(many=True), example=[{"id": 1, "statusOrder": 1}])
+    @blp.response(
+        200, LeadStatusSchema(many=True), example=[{"id": 1, "name": "New", "statusOrder": 1}]
+    )
     @blp.errors(404)
     def put(self, positions):
         """Reorder the columns, all at once or not at all"""
@@ -114,6 +129,7 @@ class LeadStatusOrder(MethodView):
 
 @blp.route("")
 class Leads(MethodView):
+    @blp.doc(operationId="listLeads")
     @blp.auth(admin=True)
     @blp.arguments(LeadQueryArgsSchema, location="query")
     @blp.response(200, LeadSchema(many=True), headers=LINK_HEADER_DOC)
@@ -123,8 +139,9 @@ class Leads(MethodView):
         query = search_leads(status_id=args.get("status_id"), q=args.get("q"))
         return keyset_page(query, Lead.id, args, headers), headers
 
+    @blp.doc(operationId="createLead")
     @blp.auth()
-    @blp.arguments(LeadSchema)
+    @blp.arguments(LeadCreateSchema)
     @blp.response(201, LeadSchema, headers=LOCATION_DOC, description="An admin's new lead")
     @blp.alt_response(202, **RECEIVED_DOC)
     @blp.alt_response(403, **FORBIDDEN_DOC)
@@ -139,6 +156,7 @@ class Leads(MethodView):
 
 @blp.route("/<id:lead_id>")
 class LeadById(MethodView):
+    @blp.doc(operationId="getLead")
     @blp.auth(admin=True)
     @blp.response(200, LeadSchema)
     @blp.errors(404)
@@ -146,6 +164,7 @@ class LeadById(MethodView):
         """Get one lead"""
         return get_lead(lead_id)
 
+    @blp.doc(operationId="updateLead")
     @blp.auth(admin=True)
     @blp.arguments(LeadPatchSchema)
     @blp.response(200, LeadSchema)
@@ -155,6 +174,7 @@ class LeadById(MethodView):
         """Change a lead; moving it to another column is a new statusId"""
         return update_lead(lead_id, changes)
 
+    @blp.doc(operationId="deleteLead")
     @blp.auth(admin=True)
     @blp.response(204)
     @blp.errors(404)

@@ -2,12 +2,14 @@
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, QueryInteger, Schema, StrictInteger, UTCDateTime
+from ..fields import MAX_ID, QueryInteger, Schema, StrictInteger, UTCDateTime, always_sent
 from ..pagination import KeysetArgsSchema
 from .models import MAX_STATUS_ORDER as MAX_ORDER
 
 
-class LeadStatusSchema(Schema):
+class LeadStatusCreateSchema(Schema):
+    """A new column: its name, and its place if not the last."""
+
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=100))
     statusOrder = StrictInteger(
@@ -15,7 +17,12 @@ class LeadStatusSchema(Schema):
     )
 
 
-class LeadStatusPatchSchema(LeadStatusSchema):
+@always_sent
+class LeadStatusSchema(LeadStatusCreateSchema):
+    """A column as the service answers it."""
+
+
+class LeadStatusPatchSchema(LeadStatusCreateSchema):
     """A new name, a new place, or both."""
 
     def __init__(self, **kwargs):
@@ -65,7 +72,9 @@ class StatusPositionSchema(Schema):
                 raise ma.ValidationError(f"Repeated {name}: {', '.join(map(str, repeated))}.")
 
 
-class LeadSchema(Schema):
+class LeadCreateSchema(Schema):
+    """A new lead: its name and email, and whatever else is known."""
+
     id = ma.fields.Integer(dump_only=True)
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     email = ma.fields.Email(
@@ -83,7 +92,12 @@ class LeadSchema(Schema):
     createdAt = UTCDateTime(attribute="created_at", dump_only=True)
 
 
-class LeadPatchSchema(LeadSchema):
+@always_sent
+class LeadSchema(LeadCreateSchema):
+    """A lead as the service answers it."""
+
+
+class LeadPatchSchema(LeadCreateSchema):
     """Any subset of a lead's fields; moving a lead to another column is a new statusId."""
 
     def __init__(self, **kwargs):
@@ -99,4 +113,6 @@ class LeadQueryArgsSchema(KeysetArgsSchema):
 
 
 class LeadReceivedSchema(Schema):
-    message = ma.fields.String(metadata={"description": "A receipt; nothing about any lead."})
+    message = ma.fields.String(
+        required=True, metadata={"description": "A receipt; nothing about any lead."}
+    )

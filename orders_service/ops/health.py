@@ -13,11 +13,12 @@ blp = Blueprint("health", __name__, description="Liveness and readiness")
 
 
 class HealthSchema(Schema):
-    status = ma.fields.String()
+    status = ma.fields.String(required=True, validate=ma.validate.OneOf(("ok", "ready")))
 
 
 @blp.route("/healthz")
 class Health(MethodView):
+    @blp.doc(operationId="checkLiveness")
     @blp.response(200, HealthSchema)
     def get(self):
         """The process answers"""
@@ -26,6 +27,7 @@ class Health(MethodView):
 
 @blp.route("/readyz")
 class Ready(MethodView):
+    @blp.doc(operationId="checkReadiness")
     @blp.response(200, HealthSchema)
     @blp.errors(503)
     def get(self):

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from ..auth import current_caller
 from ..documents import response
 from ..extensions import Blueprint
+from ..idempotency import REPLAYED_HEADER_DOC
 from ..pagination import LINK_HEADER_DOC
 from .queries import history_document, order_document, order_page_document
 from .schemas import (
@@ -23,20 +24,33 @@ from .service import create_order, update_status
 blp = Blueprint("orders", __name__, url_prefix="/orders", description="Orders and their life cycle")
 order_schema = OrderSchema()
 
+CREATED_HEADERS_DOC = {
+    "Location": {
+        "description": "The new order's URL (GET it to read the order again)",
+        "schema": {"type": "string"},
+        "required": True,
+    },
+    **REPLAYED_HEADER_DOC,
+}
 DOC_ORDER = {
     "id": 1,
     "userId": 1,
     "date": "2023-01-01T00:00:00Z",
     "products": [{"id": 1, "name": "Product Name", "quantity": 2, "priceInCents": 1000}],
     "amountInCents": 2000,
+    "amountRefundedInCents": 0,
     "currency": "usd",
-    "clientSecret": "client_secret",
+    "clientSecret": "pi_3Pq_secret_4Rs",
     "status": "pending",
+    "dispute": None,
+    "paymentIntentId": "pi_3Pq",
+    "nextStatuses": ["paid", "canceled"],
 }
 
 
 @blp.route("")
 class Orders(MethodView):
+    @blp.doc(operationId="listOrders")
     @blp.auth()
     @blp.arguments(OrderQueryArgsSchema, location="query")
     @blp.response(200, OrderSchema(many=True), headers=LINK_HEADER_DOC, example=[DOC_ORDER])
@@ -50,6 +64,7 @@ class Orders(MethodView):
 
 @blp.route("/<id:order_id>")
 class OrderById(MethodView):
+    @blp.doc(operationId="getOrder")
     @blp.auth()
     @blp.response(200, OrderSchema, example=DOC_ORDER)
     @blp.errors(404)
@@ -60,6 +75,7 @@ class OrderById(MethodView):
 
 @blp.route("/<id:order_id>/history")
 class OrderHistoryById(MethodView):
+    @blp.doc(operationId="listOrderHistory")
     @blp.auth()
     @blp.response(200, HistorySchema(many=True))
     @blp.errors(404)
@@ -70,6 +86,7 @@ class OrderHistoryById(MethodView):
 
 @blp.route("/new")
 class NewOrder(MethodView):
+    @blp.doc(operationId="createOrder")
     @blp.auth()
     @blp.arguments(
         OrderItemSchema(many=True),
@@ -79,7 +96,7 @@ class NewOrder(MethodView):
         'or {"id": 3, "quantity": 2} objects.',
     )
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
-    @blp.response(201, OrderSchema, example=DOC_ORDER)
+    @blp.response(201, OrderSchema, example=DOC_ORDER, headers=CREATED_HEADERS_DOC)
     @blp.errors(409, 502, 503)
     def post(self, items, headers):
         """Create an order from product ids, priced by the catalog"""
@@ -88,7 +105,7 @@ class NewOrder(MethodView):
             items,
             current_app.config["CURRENCY"],
             order_schema.dump,
-            key=headers["key"],
+            key=headers.get("key"),
         )
         # Already serialized (a replay answers the stored body), so it goes out as it is.
         response = jsonify(created.body)
@@ -101,6 +118,7 @@ class NewOrder(MethodView):
 
 @blp.route("/status-update")
 class StatusUpdate(MethodView):
+    @blp.doc(operationId="updateOrderStatus")
     @blp.auth()
     @blp.arguments(StatusUpdateSchema, example={"orderId": 123, "status": "Pending"})
     @blp.response(200, StatusUpdatedSchema, example={"id": 1, "status": "completed"})

@@ -11,10 +11,11 @@ from ..fields import (
     StrictInteger,
     UTCDateTime,
     UTCInstant,
+    always_sent,
 )
 from ..pagination import KeysetArgsSchema
 from . import disputes
-from .lifecycle import STATUSES, next_statuses, next_statuses_sql, normalize_status
+from .lifecycle import ALIASES, STATUSES, next_statuses, next_statuses_sql, normalize_status
 
 MAX_ITEMS = 100
 
@@ -38,10 +39,26 @@ class ProductId(ma.fields.Field):
         return value
 
 
+def _any_case(word):
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+# What Status reads, for OpenAPI (whose patterns have no flag for case): exactly these words.
+STATUS_PATTERN = r"^\s*(" + "|".join(_any_case(s) for s in (*STATUSES, *ALIASES)) + r")\s*$"
+
+
 class Status(ma.fields.String):
     """An order status in any case; 'cancelled' is read as 'canceled'."""
 
     default_error_messages = {"unknown": f"Must be one of: {', '.join(STATUSES)}."}
+
+    def __init__(self, **kwargs):
+        metadata = {
+            "pattern": STATUS_PATTERN,
+            "description": f"One of {', '.join(STATUSES)}, in any case ('cancelled' too).",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(metadata=metadata, **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         status = normalize_status(super()._deserialize(value, attr, data, **kwargs))
@@ -83,7 +100,6 @@ class IdempotencyHeaderSchema(Schema):
 
     key = ma.fields.String(
         data_key="Idempotency-Key",
-        load_default=None,
         validate=ma.validate.Length(min=1, max=255),
         metadata={
             "description": "Repeat a request safely: the same key and body answer the first "
@@ -92,6 +108,7 @@ class IdempotencyHeaderSchema(Schema):
     )
 
 
+@always_sent
 class OrderLineSchema(Schema):
     id = ma.fields.Integer(attribute="product_id")
     name = ma.fields.String()
@@ -99,6 +116,7 @@ class OrderLineSchema(Schema):
     priceInCents = ma.fields.Integer(attribute="price_in_cents")
 
 
+@always_sent
 class DisputeSchema(Schema):
     """The payment's dispute (chargeback or inquiry) as Stripe last reported it."""
 
@@ -114,6 +132,7 @@ class DisputeSchema(Schema):
     amountInCents = ma.fields.Integer(attribute="dispute_amount_in_cents")
 
 
+@always_sent
 class OrderSchema(Schema):
     id = ma.fields.Integer()
     userId = ma.fields.Integer(attribute="user_id")
@@ -130,7 +149,7 @@ class OrderSchema(Schema):
     dispute = Embedded(DisputeSchema, metadata={"description": "null until one is opened"})
     paymentIntentId = ma.fields.String(
         attribute="payment_intent_id",
-        metadata={"description": "The Stripe PaymentIntent (pi_…); null with local payments."},
+        metadata={"description": "The payment's PaymentIntent (pi_…), set up with the order."},
     )
     nextStatuses = Derived(
         next_statuses,
@@ -167,14 +186,16 @@ class StatusUpdateSchema(Schema):
     orderId = StrictInteger(
         attribute="order_id", required=True, validate=ma.validate.Range(min=1, max=MAX_ID)
     )
-    status = Status(required=True, metadata={"enum": [s.capitalize() for s in STATUSES]})
+    status = Status(required=True, metadata={"example": "Shipped"})
 
 
+@always_sent
 class StatusUpdatedSchema(Schema):
     id = ma.fields.Integer()
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
 
 
+@always_sent
 class HistorySchema(Schema):
     # "from" is a Python keyword: the field is declared under another name.
     from_ = ma.fields.String(attribute="from_status", data_key="from", allow_none=True)

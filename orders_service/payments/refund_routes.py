@@ -5,18 +5,13 @@ from flask.views import MethodView
 
 from ..auth import current_caller
 from ..extensions import Blueprint
+from ..idempotency import REPLAYED_HEADER_DOC
 from ..orders.schemas import IdempotencyHeaderSchema
 from .refunding import make_refund, refunds_for
 from .schemas import REFUND_REQUEST_DOC, RefundRequestSchema, RefundSchema
 
 blp = Blueprint("refunds", __name__, url_prefix="/orders", description="Refunds of orders")
 
-REPLAYED_HEADER_DOC = {
-    "Idempotent-Replayed": {
-        "description": "`true` when this is the first response to the Idempotency-Key again.",
-        "schema": {"type": "string", "enum": ["true"]},
-    }
-}
 DOC_REFUND = {
     "id": 1,
     "orderId": 1,
@@ -33,6 +28,7 @@ DOC_REFUND = {
 
 @blp.route("/<id:order_id>/refunds")
 class OrderRefunds(MethodView):
+    @blp.doc(operationId="listOrderRefunds")
     @blp.auth()
     @blp.response(200, RefundSchema(many=True), example=[DOC_REFUND])
     @blp.errors(404)
@@ -40,6 +36,7 @@ class OrderRefunds(MethodView):
         """List an order's refunds, oldest first (its owner and admins)"""
         return refunds_for(current_caller(), order_id)
 
+    @blp.doc(operationId="createRefund")
     @blp.auth(admin=True)
     @blp.arguments(
         RefundRequestSchema,
@@ -52,7 +49,7 @@ class OrderRefunds(MethodView):
     @blp.errors(404, 409, 502, 503)
     def post(self, request, headers, order_id):
         """Refund an amount, or lines, of a paid, shipped or completed order (admins)"""
-        made = make_refund(current_caller(), order_id, request, key=headers["key"])
+        made = make_refund(current_caller(), order_id, request, key=headers.get("key"))
         # Already serialized (a replay answers the stored body), so it goes out as it is.
         response = jsonify(made.body)
         response.status_code = 201

@@ -58,6 +58,7 @@ class StripeWebhook(MethodView):
     @blp.response(200, WebhookReceivedSchema, example={"received": True, "outcome": "paid"})
     @blp.errors(400, 409, 413)  # a raw body (no blp.arguments): its size limit documented here
     @blp.doc(
+        operationId="receiveStripeEvent",
         parameters=[
             {
                 "in": "header",

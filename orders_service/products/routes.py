@@ -11,7 +11,12 @@ from ..extensions import Blueprint
 from ..pagination import LINK_HEADER_DOC
 from .models import Product
 from .queries import product_page_document
-from .schemas import ProductPatchSchema, ProductQueryArgsSchema, ProductSchema
+from .schemas import (
+    ProductCreateSchema,
+    ProductPatchSchema,
+    ProductQueryArgsSchema,
+    ProductSchema,
+)
 
 blp = Blueprint("products", __name__, url_prefix="/products", description="The catalog")
 
@@ -35,6 +40,7 @@ def save(product_id, data):
 
 @blp.route("")
 class Products(MethodView):
+    @blp.doc(operationId="listProducts")
     @blp.auth(optional=True)
     @blp.arguments(ProductQueryArgsSchema, location="query")
     @blp.response(200, ProductSchema(many=True), headers=LINK_HEADER_DOC)
@@ -43,8 +49,9 @@ class Products(MethodView):
         headers = {}
         return response(product_page_document(sees_inactive(), args, headers), headers)
 
+    @blp.doc(operationId="createProduct")
     @blp.auth(admin=True)
-    @blp.arguments(ProductSchema)
+    @blp.arguments(ProductCreateSchema)
     @blp.response(201, ProductSchema)
     @blp.errors(409)
     def post(self, data):
@@ -54,6 +61,7 @@ class Products(MethodView):
 
 @blp.route("/<id:product_id>")
 class ProductById(MethodView):
+    @blp.doc(operationId="getProduct")
     @blp.auth(optional=True)
     @blp.response(200, ProductSchema)
     @blp.errors(404)
@@ -64,6 +72,7 @@ class ProductById(MethodView):
             raise NotFound(f"Product {product_id} not found.")
         return product
 
+    @blp.doc(operationId="updateProduct")
     @blp.auth(admin=True)
     @blp.arguments(ProductPatchSchema)
     @blp.response(200, ProductSchema)

@@ -2,14 +2,16 @@
 
 import marshmallow as ma
 
-from ..fields import Schema, StrictBoolean, StrictInteger
+from ..fields import Schema, StrictBoolean, StrictInteger, always_sent
 from ..pagination import KeysetArgsSchema
 from .models import MAX_STOCK
 
 MAX_PRICE = 99_999_999
 
 
-class ProductSchema(Schema):
+class ProductCreateSchema(Schema):
+    """A new product: sku, name and priceInCents, and whether it is on sale and its stock."""
+
     id = ma.fields.Integer(dump_only=True)
     sku = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
@@ -25,8 +27,13 @@ class ProductSchema(Schema):
     )
 
 
-class ProductPatchSchema(ProductSchema):
-    """Any subset of a product's fields."""
+@always_sent
+class ProductSchema(ProductCreateSchema):
+    """A product as the service answers it."""
+
+
+class ProductPatchSchema(ProductCreateSchema):
+    """Any subset of a product's fields; one left out is left as it is."""
 
     def __init__(self, **kwargs):
         super().__init__(partial=True, **kwargs)
