@@ -12,6 +12,7 @@ from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.routing import IntegerConverter
 
 from .auth import require
+from .database import is_missing_schema, pending_migrations, unmigrated_message
 from .errors import DomainError
 from .fields import MAX_ID
 
@@ -57,6 +58,8 @@ class Api(BaseApi):
         self._app.register_error_handler(peewee.InterfaceError, self.handle_database_down)
         self._app.register_error_handler(DomainError, self.handle_domain_error)
         self._app.register_error_handler(peewee.DataError, self.handle_database_refused)
+        # PostgreSQL's missing relation: a 503 when migrations are pending, else a 500.
+        self._app.register_error_handler(peewee.ProgrammingError, self.handle_database_bug)
 
     def handle_http_exception(self, error):
         payload, code, headers = super().handle_http_exception(error)
@@ -90,6 +93,9 @@ class Api(BaseApi):
         return payload, 400
 
     def handle_database_down(self, error):
+        unmigrated = self.unmigrated(error)
+        if unmigrated is not None:
+            return unmigrated
         log.error("database unavailable: %s", error)
         payload = {
             "code": 503,
@@ -97,6 +103,26 @@ class Api(BaseApi):
             "message": "The database is unavailable; try again shortly.",
         }
         return payload, 503, {"Retry-After": "2"}
+
+    def handle_database_bug(self, error):
+        unmigrated = self.unmigrated(error)
+        if unmigrated is not None:
+            return unmigrated
+        raise error  # Flask's 500, logged with its traceback
+
+    def unmigrated(self, error):
+        """The 503 for a table or column missing because migrations are not applied (the
+        database says some are pending, or cannot say); None for anything else. Waiting will
+        not help: the message names the command that applies them."""
+        if not is_missing_schema(error):
+            return None
+        pending = pending_migrations()
+        if pending == []:
+            return None  # every migration is applied: the query itself is wrong
+        message = unmigrated_message(pending)
+        log.error("%s (%s)", message, error)
+        payload = {"code": 503, "status": "Service Unavailable", "message": message}
+        return payload, 503
 
 
 class IdConverter(IntegerConverter):

@@ -141,3 +141,77 @@ def test_migration_0009_counts_each_visible_orders_events_from_its_history(
         versions = {o.id: o.event_version for o in Order.select()}
         db.close()
     assert versions == {visible["id"]: 2, hidden.id: 0}
+
+
+UPGRADE_COMMAND = "flask --app wsgi db upgrade"
+
+
+@pytest.fixture
+def unmigrated_app(fresh_database, make_app, admin):
+    """unmigrated_app(target=None) → an app on a new database migrated up to `target` only."""
+    made = []
+
+    def make(target=None):
+        app = make_app(DATABASE_URL=fresh_database())
+        if target is not None:
+            with app.app_context():
+                migration_runner().up(target)
+                db.close()
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            getattr(db.obj, "close_all", db.obj.close)()
+    make_app()  # the database proxy is the process's: back to the session's database
+
+
+def test_an_unmigrated_database_answers_503_naming_the_command_that_migrates_it(
+    unmigrated_app, admin, customer
+):
+    client = unmigrated_app().test_client()
+
+    answers = [
+        client.get("/products"),
+        client.get("/orders", headers=admin),
+        client.post("/orders/new", json=["3"], headers=customer),
+        client.post("/leads/statuses", json={"name": "New"}, headers=admin),
+        client.get("/webhook-endpoints", headers=admin),
+    ]
+    ready = client.get("/readyz")
+
+    for response in answers:
+        body = response.get_json()
+        assert response.status_code == 503, body
+        assert UPGRADE_COMMAND in body["message"], body
+        assert "not migrated" in body["message"]
+        assert "0001_initial" in body["message"]
+    assert client.get("/healthz").status_code == 200
+    assert ready.status_code == 503
+    assert "0001_initial" in ready.get_json()["message"]
+    assert UPGRADE_COMMAND in ready.get_json()["message"]
+
+
+def test_a_database_missing_the_last_migrations_answers_503_naming_them(unmigrated_app, admin):
+    client = unmigrated_app(target="0010_refunds").test_client()
+
+    response = client.get("/orders", headers=admin)
+
+    assert response.status_code == 503
+    message = response.get_json()["message"]
+    assert "0011_disputes" in message and UPGRADE_COMMAND in message
+    assert "0010_refunds" not in message
+
+
+def test_a_missing_table_on_a_migrated_database_is_not_blamed_on_migrations(make_app, migrated):
+    app = make_app()
+
+    @app.route("/wrong-query")
+    def wrong_query():
+        db.execute_sql("SELECT * FROM no_such_table")
+
+    response = app.test_client().get("/wrong-query")
+
+    assert response.status_code in (500, 503)  # SQLite's OperationalError: the database's 503
+    assert "migrat" not in response.get_json()["message"]
