@@ -8,7 +8,7 @@ import pytest
 from playhouse.db_url import parse
 from playhouse.schema_diff import diff_models
 
-from orders_service.database import db, migration_runner
+from orders_service.database import db, is_sqlite, migration_runner
 from orders_service.events.models import Delivery, Event, WebhookEndpoint
 from orders_service.models import MODELS
 from orders_service.orders.models import Order, OrderHistory
@@ -215,3 +215,103 @@ def test_a_missing_table_on_a_migrated_database_is_not_blamed_on_migrations(make
 
     assert response.status_code in (500, 503)  # SQLite's OperationalError: the database's 503
     assert "migrat" not in response.get_json()["message"]
+
+
+# An id, once given, is never given again: not after its row is deleted (SQLite's AUTOINCREMENT,
+# PostgreSQL's sequences), on a new database or on one migrated from before 0012.
+
+DELETABLE = ("webhook_endpoint", "lead", "lead_status", "refund", "idempotency_key", "event")
+DELETABLE += ("delivery", "delivery_attempt")
+
+
+def make_and_delete(client, admin, kind, count=1):
+    """Make `count` rows of `kind` through the API; their ids."""
+    ids = []
+    for _ in range(count):
+        n = next(NUMBERS)
+        body = {
+            "webhook-endpoints": {"url": f"https://hooks.example/{n}"},
+            "leads/statuses": {"name": f"Column {n}"},
+            "leads": {"name": f"Lead {n}", "email": f"lead{n}@example.com"},
+        }[kind]
+        response = client.post(f"/{kind}", json=body, headers=admin)
+        assert response.status_code == 201, response.get_json()
+        ids.append(response.get_json()["id"])
+    return ids
+
+
+NUMBERS = itertools.count()
+KINDS = ("webhook-endpoints", "leads/statuses", "leads")
+
+
+def delete(client, admin, kind, row_id):
+    assert client.delete(f"/{kind}/{row_id}", headers=admin).status_code == 204
+
+
+def assert_newest_deleted_is_not_given_again(client, admin, kind):
+    *_, newest = make_and_delete(client, admin, kind, 2)
+    delete(client, admin, kind, newest)
+
+    [made] = make_and_delete(client, admin, kind)
+
+    assert made > newest
+    assert client.get(f"/{kind}/{newest}", headers=admin).status_code in (404, 405)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_deleted_rows_id_is_not_given_again(client, admin, kind):
+    if kind == "leads":
+        make_and_delete(client, admin, "leads/statuses")  # a column for the leads
+    assert_newest_deleted_is_not_given_again(client, admin, kind)
+
+
+def test_every_table_whose_rows_are_deleted_never_gives_an_id_twice_on_sqlite(app):
+    with app.app_context():
+        if not is_sqlite():
+            pytest.skip("PostgreSQL's sequences never go back")
+        made = dict(db.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        db.close()
+    for table in DELETABLE:
+        assert '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' in made[table], table
+
+
+def test_migration_0012_keeps_rows_and_ids_and_gives_no_deleted_id_again(unmigrated_app, admin):
+    app = unmigrated_app(target="0011_disputes")
+    client = app.test_client()
+    before = {}
+    for kind in KINDS:
+        ids = make_and_delete(client, admin, kind, 4)
+        delete(client, admin, kind, ids[1])  # deleted before the migration
+        before[kind] = [row_id for row_id in ids if row_id != ids[1]]
+
+    with app.app_context():
+        assert migration_runner().up() == ["0012_ids_never_reused"]
+        if is_sqlite():
+            assert not db.execute_sql("PRAGMA foreign_key_check").fetchall()
+        db.close()
+
+    listed = {
+        "webhook-endpoints": [
+            e["id"] for e in client.get("/webhook-endpoints", headers=admin).json
+        ],
+        "leads/statuses": [s["id"] for s in client.get("/leads/statuses", headers=admin).json],
+        "leads": [lead["id"] for lead in client.get("/leads", headers=admin).json],
+    }
+    for kind in ("webhook-endpoints", "leads", "leads/statuses"):
+        assert sorted(listed[kind]) == sorted(before[kind]), kind
+        # The newest deleted after the migration: its id is not given again either.
+        newest = max(before[kind])
+        if kind == "leads/statuses":
+            for lead in client.get("/leads", headers=admin).json:
+                delete(client, admin, "leads", lead["id"])  # a column with leads stays
+        delete(client, admin, kind, newest)
+        [made] = make_and_delete(client, admin, kind)
+        assert made > newest, kind
+    with app.app_context():
+        assert migration_problems_here() == []
+        db.close()
+
+
+def migration_problems_here():
+    diff = diff_models(db.obj, list(MODELS))
+    return [str(diff)] if diff else []
