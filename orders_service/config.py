@@ -59,7 +59,7 @@ def _number(name, default, kind):
 
 
 class Config:
-    """Every setting the service reads, with SPEC's names and defaults."""
+    """Every setting the service reads, with the names and defaults the README lists."""
 
     def __init__(self, instance_path):
         self.APP_ENV = _env("APP_ENV", "production")
