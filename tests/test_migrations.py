@@ -315,3 +315,19 @@ def test_migration_0012_keeps_rows_and_ids_and_gives_no_deleted_id_again(unmigra
 def migration_problems_here():
     diff = diff_models(db.obj, list(MODELS))
     return [str(diff)] if diff else []
+
+
+def test_the_deliverer_on_an_unmigrated_database_names_the_upgrade_command(
+    unmigrated_app, caplog, monkeypatch
+):
+    from orders_service.events import deliver
+
+    app = unmigrated_app()
+    monkeypatch.setattr(deliver, "UNMIGRATED_WAIT_SECONDS", 0)
+    worker = deliver.Deliverer(deliver.Settings(1.0, (datetime.timedelta(seconds=1),)))
+
+    with app.app_context():
+        assert worker.run(once=True) == 0
+
+    [said] = [r.getMessage() for r in caplog.records if "cannot claim" in r.getMessage()]
+    assert UPGRADE_COMMAND in said and "0001_initial" in said
