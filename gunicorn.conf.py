@@ -20,10 +20,13 @@ def _cores():
 
 
 def _log_settings():
-    from orders_service.config import Config
+    from orders_service.config import Config, ConfigError
     from orders_service.ops.logging import dict_config
 
-    config = Config(instance_path=tempfile.gettempdir())
+    try:
+        config = Config(instance_path=tempfile.gettempdir())
+    except ConfigError:
+        return dict_config("json", "INFO")  # on_starting stops with the error's one line
     return dict_config(config.LOG_FORMAT, config.LOG_LEVEL)
 
 
@@ -65,7 +68,14 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    """Start the metrics from zero: samples left by an earlier run would be summed in."""
+    """Stop on a configuration error, with its one line and status 2, before any worker is
+    forked (each would stop on it in turn). Start the metrics from zero: samples left by an
+    earlier run would be summed in."""
+    from orders_service.config import exit_for, startup_problem
+
+    problem = startup_problem(instance_path=tempfile.gettempdir())
+    if problem is not None:
+        exit_for(problem)
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.makedirs(directory, exist_ok=True)
     for name in os.listdir(directory):

@@ -12,6 +12,7 @@ from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
 from .ops import cors, docs, keepalive, metrics
 from .ops import logging as request_logging
+from .ops.bodies import BoundedRequest
 from .ops.health import blp as health_blp
 from .orders.routes import blp as orders_blp
 from .payments import gateway
@@ -48,8 +49,11 @@ class App(Flask):
     """Flask, asking once per function whether it is a coroutine.
 
     Flask asks inspect at every call of every hook and view (about 5 % of a read's CPU);
-    the answer for a function never changes.
+    the answer for a function never changes. Its requests refuse a chunked body over the
+    size limit as one with a Content-Length (ops/bodies.py).
     """
+
+    request_class = BoundedRequest
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

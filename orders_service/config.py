@@ -3,6 +3,7 @@
 import datetime
 import os
 import re
+import sys
 
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import InvalidKeyError
@@ -16,6 +17,11 @@ DEV_JWT_SECRET = "dev-only-insecure-jwt-secret-change-me-0123456789"
 HS_SECRET_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+STOP = "orders-service cannot start: "
+# The exit status of a process stopped by its configuration (as for a command-line usage error).
+CONFIG_ERROR_STATUS = 2
 
 
 class ConfigError(RuntimeError):
@@ -43,15 +49,24 @@ def _env(name, default=None):
     return default if value in (None, "") else value
 
 
+def _number(name, default, kind):
+    text = _env(name, default)
+    try:
+        return kind(text)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{STOP}{name} must be {noun}, not {text!r}") from None
+
+
 class Config:
-    """Every setting the service reads, with SPEC's names and defaults."""
+    """Every setting the service reads, with the names and defaults the README lists."""
 
     def __init__(self, instance_path):
         self.APP_ENV = _env("APP_ENV", "production")
         self.DATABASE_URL = _env(
             "DATABASE_URL", f"sqlite:///{os.path.join(instance_path, 'orders.db')}"
         )
-        self.DB_POOL_SIZE = int(_env("DB_POOL_SIZE", "20"))
+        self.DB_POOL_SIZE = _number("DB_POOL_SIZE", "20", int)
         self.DB_PREPARED_STATEMENTS = as_bool(_env("DB_PREPARED_STATEMENTS", "true"))
         self.JWT_SECRET = _env("JWT_SECRET")
         self.JWT_PUBLIC_KEY = _env("JWT_PUBLIC_KEY")
@@ -62,20 +77,20 @@ class Config:
         self.STRIPE_WEBHOOK_SECRET = _env("STRIPE_WEBHOOK_SECRET")
         self.STRIPE_API_BASE = _env("STRIPE_API_BASE")
         self.PAYMENT_PROVIDER = _env("PAYMENT_PROVIDER")
-        self.PAYMENT_TIMEOUT_SECONDS = float(_env("PAYMENT_TIMEOUT_SECONDS", "10"))
-        self.PAYMENT_MAX_RETRIES = int(_env("PAYMENT_MAX_RETRIES", "2"))
+        self.PAYMENT_TIMEOUT_SECONDS = _number("PAYMENT_TIMEOUT_SECONDS", "10", float)
+        self.PAYMENT_MAX_RETRIES = _number("PAYMENT_MAX_RETRIES", "2", int)
         self.CURRENCY = _env("CURRENCY", "usd").lower()
         self.CORS_ORIGINS = as_list(_env("CORS_ORIGINS"))
-        self.WEBHOOK_TIMEOUT_SECONDS = float(_env("WEBHOOK_TIMEOUT_SECONDS", "10"))
+        self.WEBHOOK_TIMEOUT_SECONDS = _number("WEBHOOK_TIMEOUT_SECONDS", "10", float)
         self.WEBHOOK_RETRY_SCHEDULE = _env("WEBHOOK_RETRY_SCHEDULE", "5s,5m,30m,2h,5h,10h,10h")
         self.WEBHOOK_SECRET_OVERLAP = _env("WEBHOOK_SECRET_OVERLAP", "24h")
         # Development delivers to loopback consumers; production only to public addresses.
         self.WEBHOOK_ALLOW_PRIVATE_TARGETS = as_bool(
             _env("WEBHOOK_ALLOW_PRIVATE_TARGETS", str(self.APP_ENV == "development"))
         )
-        self.EVENT_RETENTION_DAYS = int(_env("EVENT_RETENTION_DAYS", "30"))
+        self.EVENT_RETENTION_DAYS = _number("EVENT_RETENTION_DAYS", "30", int)
         self.WEBHOOK_DISABLE_AFTER = _env("WEBHOOK_DISABLE_AFTER", "5d")
-        self.MAX_PENDING_ORDERS = int(_env("MAX_PENDING_ORDERS", "5"))
+        self.MAX_PENDING_ORDERS = _number("MAX_PENDING_ORDERS", "5", int)
         self.LOG_FORMAT = _env("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
         if self.APP_ENV == "development" and not (self.JWT_SECRET or self.JWT_PUBLIC_KEY):
@@ -194,4 +209,20 @@ def check(config):
         if provider == "stripe" and not config.get("STRIPE_WEBHOOK_SECRET"):
             problems.append("PAYMENT_PROVIDER=stripe needs STRIPE_WEBHOOK_SECRET")
     if problems:
-        raise ConfigError("orders-service cannot start: " + "; ".join(problems))
+        raise ConfigError(STOP + "; ".join(problems))
+
+
+def exit_for(error):
+    """Stop the process on a configuration error: its one-line message on stderr and status 2,
+    no traceback (the message already says what to set)."""
+    print(str(error).replace("\n", " "), file=sys.stderr, flush=True)
+    raise SystemExit(CONFIG_ERROR_STATUS)
+
+
+def startup_problem(instance_path):
+    """The configuration error create_app would stop on, from the environment; None if none."""
+    try:
+        check(Config(instance_path).as_dict())
+    except ConfigError as error:
+        return error
+    return None

@@ -144,6 +144,48 @@ def migration_runner():
     return Runner(db.obj, MIGRATIONS)
 
 
+# What applies the migrations, named wherever their absence is found.
+MIGRATE_COMMAND = "flask --app wsgi db upgrade"
+# PostgreSQL's undefined_table and undefined_column.
+MISSING_SCHEMA_STATES = {"42P01", "42703"}
+
+
+def is_missing_schema(error):
+    """True when `error` (peewee's) is a table or column the database does not have: what an
+    unmigrated (or partly migrated) database answers, on SQLite or PostgreSQL."""
+    if getattr(getattr(error, "orig", None), "sqlstate", None) in MISSING_SCHEMA_STATES:
+        return True
+    text = str(error)
+    return text.startswith(("no such table", "no such column")) or "has no column named" in text
+
+
+def pending_migrations():
+    """The names of the migrations not applied; None when the database cannot tell."""
+    try:
+        if db.in_transaction():
+            return None  # a failed statement may have aborted it: ask on another connection
+        return [m.name for m in migration_runner().status() if not m.applied and m.path]
+    except peewee.PeeweeException:
+        return None
+    finally:
+        if not db.in_transaction() and not db.is_closed():
+            db.close()
+
+
+def unmigrated_message(pending):
+    """What to tell a caller (and the log) about a database missing its migrations."""
+    if pending:
+        shown = ", ".join(pending) if len(pending) <= 3 else f"{pending[0]} to {pending[-1]}"
+        count = f"{len(pending)} migration{'s' if len(pending) > 1 else ''}"
+        missing = f"{count} not applied: {shown}"
+    else:
+        missing = "its tables are missing"
+    return (
+        f"The database is not migrated ({missing}); waiting will not help. "
+        f"Apply the migrations with `{MIGRATE_COMMAND}`."
+    )
+
+
 def apply_migrations():
     """Apply every pending migration; the names applied (none when another run did them)."""
     with migration_lock():

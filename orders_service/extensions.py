@@ -5,15 +5,18 @@ import logging
 
 import marshmallow as ma
 import peewee
+from flask import current_app, has_request_context, request
 from flask_smorest import Api as BaseApi
 from flask_smorest import Blueprint as BaseBlueprint
 from flask_smorest import abort
 from flask_smorest.utils import prepare_response
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
-from werkzeug.routing import IntegerConverter
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from .auth import require
+from .database import is_missing_schema, pending_migrations, unmigrated_message
 from .errors import DomainError
 from .fields import MAX_ID, Schema
 
@@ -126,9 +129,15 @@ class Api(BaseApi):
         self._app.register_error_handler(peewee.InterfaceError, self.handle_database_down)
         self._app.register_error_handler(DomainError, self.handle_domain_error)
         self._app.register_error_handler(peewee.DataError, self.handle_database_refused)
+        # PostgreSQL's missing relation: a 503 when migrations are pending, else a 500.
+        self._app.register_error_handler(peewee.ProgrammingError, self.handle_database_bug)
 
     def handle_http_exception(self, error):
         payload, code, headers = super().handle_http_exception(error)
+        if "errors" in payload:
+            payload["errors"] = as_error_object(payload["errors"])
+        if code == 404 and has_request_context() and request.routing_exception is error:
+            payload["message"] = not_an_id_message() or NO_SUCH_URL
         if "message" not in payload:
             if "errors" in payload:
                 payload["message"] = "Invalid request: " + summarize(payload["errors"])
@@ -149,7 +158,7 @@ class Api(BaseApi):
             "message": error.message,
         }
         if error.errors:
-            payload["errors"] = error.errors
+            payload["errors"] = as_error_object(error.errors)
         return payload, error.code, error.headers or {}
 
     def handle_database_refused(self, error):
@@ -159,6 +168,9 @@ class Api(BaseApi):
         return payload, 400
 
     def handle_database_down(self, error):
+        unmigrated = self.unmigrated(error)
+        if unmigrated is not None:
+            return unmigrated
         log.error("database unavailable: %s", error)
         payload = {
             "code": 503,
@@ -167,12 +179,84 @@ class Api(BaseApi):
         }
         return payload, 503, {"Retry-After": "2"}
 
+    def handle_database_bug(self, error):
+        unmigrated = self.unmigrated(error)
+        if unmigrated is not None:
+            return unmigrated
+        raise error  # Flask's 500, logged with its traceback
+
+    def unmigrated(self, error):
+        """The 503 for a table or column missing because migrations are not applied (the
+        database says some are pending, or cannot say); None for anything else. Waiting will
+        not help: the message names the command that applies them."""
+        if not is_missing_schema(error):
+            return None
+        pending = pending_migrations()
+        if pending == []:
+            return None  # every migration is applied: the query itself is wrong
+        message = unmigrated_message(pending)
+        log.error("%s (%s)", message, error)
+        payload = {"code": 503, "status": "Service Unavailable", "message": message}
+        return payload, 503
+
+
+def as_error_object(errors):
+    """`errors` always as an object, and each location in it (json, query…) as one too: messages
+    about the whole of a body or query (a list, as marshmallow's schema-level errors and the
+    invalid-JSON answer have them) go under `_schema`, as marshmallow puts its own."""
+    if not isinstance(errors, dict):
+        return {"_schema": errors if isinstance(errors, list | tuple) else [errors]}
+    return {
+        key: {"_schema": list(value)}
+        if key in LOCATIONS and isinstance(value, list | tuple)
+        else value
+        for key, value in errors.items()
+    }
+
 
 class IdConverter(IntegerConverter):
-    """`<id:order_id>`: a positive 64-bit id; anything else is a 404, never an overflow."""
+    """`<id:order_id>`: a positive 64-bit id; anything else is a 404, never an overflow (whose
+    message names the parameter: see not_an_id_message). ASCII digits only: `\\d` would take
+    any script's digits, and /orders/%D9%A1 (an Arabic-Indic 1) would be order 1."""
+
+    regex = r"[0-9]+"
 
     def __init__(self, url_map, min=1, max=MAX_ID):
         super().__init__(url_map, min=min, max=max)
+
+
+NO_SUCH_URL = "Nothing is at this URL: /docs lists the API's paths."
+
+
+class AnySegment(BaseConverter):
+    """Any one path segment where an id goes: what the request would have matched, but for its
+    ids."""
+
+
+def _is_id(text):
+    return text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID
+
+
+def not_an_id_message():
+    """For the request's path no rule matched: when it matches one with anything in place of
+    its ids, a message naming the ids that are not ids (None otherwise)."""
+    app = current_app
+    rules = list(app.url_map.iter_rules())
+    probe = app.extensions.get("id_probe")
+    if probe is None or probe[0] != len(rules):
+        converters = {**app.url_map.converters, "id": AnySegment}
+        probe = (len(rules), Map([rule.empty() for rule in rules], converters=converters))
+        app.extensions["id_probe"] = probe
+    try:
+        rule, values = probe[1].bind_to_environ(request.environ).match(return_rule=True)
+    except HTTPException:
+        return None
+    wrong = [
+        f"{name} must be a whole number from 1 to {MAX_ID}, not {values[name][:40]!r}"
+        for name, converter in rule._converters.items()
+        if isinstance(converter, AnySegment) and not _is_id(values[name])
+    ]
+    return f"Not found: {'; '.join(wrong)}." if wrong else None
 
 
 UNSTORABLE = "Text may not hold NUL characters or unpaired UTF-16 surrogates."
@@ -241,7 +325,11 @@ class Parser(FlaskParser):
         return super().load_querystring(req, schema)
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        abort(400, message="The body is not valid JSON.", errors={"json": ["Invalid JSON body."]})
+        abort(
+            400,
+            message="The body is not valid JSON.",
+            errors={"json": {"_schema": ["Invalid JSON body."]}},
+        )
 
 
 # Statuses documented where they arise, once, not view by view:

@@ -23,7 +23,8 @@ class Retention:
     held: peewee.ColumnBase | None = None
 
 
-# SPEC, Operations. A new kind of row to prune is one more line here.
+# What the README (PostgreSQL, housekeeping) says `db prune` deletes. A new kind of row to
+# prune is one more line here.
 RETENTIONS = (
     Retention(
         "idempotency keys",

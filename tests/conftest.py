@@ -79,6 +79,9 @@ def empty_tables():
         with db.atomic():
             for table in reversed(tables):
                 db.execute_sql(f'DELETE FROM "{table}"')
+            # Ids start again at 1, as RESTART IDENTITY makes them on PostgreSQL (AUTOINCREMENT
+            # tables keep their largest id here).
+            db.execute_sql("DELETE FROM sqlite_sequence")
     else:
         quoted = ", ".join(f'"{table}"' for table in tables)
         db.execute_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")

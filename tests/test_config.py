@@ -159,3 +159,60 @@ def test_a_currency_in_capitals_is_lower_cased_and_accepted(make_app, monkeypatc
 def test_a_setting_that_must_be_positive_refuses_to_start_at_zero_or_less(make_app, name, value):
     with pytest.raises(ConfigError, match=f"{name} must be greater than 0"):
         make_app(**{name: value})
+
+
+def stopped_by_config(command, **env):
+    """(exit status, stdout, stderr) of `command` run from the project with a bad config."""
+    import subprocess
+    import sys
+
+    from tests.servers import ROOT, server_env
+
+    environ = server_env("sqlite:///unused.db", **env)
+    environ.pop("JWT_SECRET", None)  # production without a key to verify tokens
+    run = subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return run.returncode, run.stdout, run.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("routes",), ("db", "upgrade"), ("events", "deliver"), ("token", "--user-id", "1")],
+)
+def test_a_flask_command_with_a_configuration_error_says_one_line_and_exits_2(args):
+    status, out, err = stopped_by_config(("flask", "--app", "wsgi", *args))
+
+    assert status == 2
+    assert err.splitlines() == [err.strip()], err
+    assert err.startswith("orders-service cannot start: set JWT_SECRET")
+    assert "Traceback" not in out + err
+
+
+def test_a_setting_that_is_not_a_number_says_one_line_and_exits_2():
+    status, _, err = stopped_by_config(("flask", "--app", "wsgi", "routes"), DB_POOL_SIZE="many")
+
+    assert status == 2
+    assert (
+        err.strip()
+        == "orders-service cannot start: DB_POOL_SIZE must be a whole number, not 'many'"
+    )
+
+
+@pytest.mark.slow
+def test_gunicorn_with_a_configuration_error_stops_with_one_line_and_status_2():
+    status, out, err = stopped_by_config(("gunicorn", "--config", "gunicorn.conf.py", "wsgi:app"))
+
+    assert status == 2
+    lines = (out + err).splitlines()
+    assert [line for line in lines if "cannot start" in line] == [
+        line for line in lines if line.startswith("orders-service cannot start: set JWT_SECRET")
+    ]
+    assert len([line for line in lines if "cannot start" in line]) == 1
+    assert "Traceback" not in out + err
+    assert "Booting worker" not in out + err  # stopped in the master, before any worker

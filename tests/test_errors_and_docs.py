@@ -238,3 +238,122 @@ def test_every_query_integer_is_ascii_digits_only(client, admin, value):
 def test_nul_characters_are_400_on_every_database(client, admin, method, url, body):
     response = getattr(client, method)(url, json=body, headers=admin)
     assert_error(response, 400)
+
+
+LOCATIONS = {"json", "query", "headers", "view_args", "path"}
+
+
+def assert_errors_are_objects(body, what):
+    """`errors`, when given, is an object, and so is each location in it (json, query…)."""
+    if "errors" not in body:
+        return
+    errors = body["errors"]
+    assert isinstance(errors, dict), (what, errors)
+    for location in LOCATIONS & set(errors):
+        assert isinstance(errors[location], dict), (what, errors)
+        for messages in errors[location].values():
+            assert isinstance(messages, list | dict), (what, errors)
+
+
+def test_errors_is_always_an_object_and_each_location_in_it_too(
+    make_app, migrated, admin, customer
+):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS=False)  # the refusal of a private target
+    client = app.test_client()
+    assert app.test_cli_runner().invoke(args=["seed"]).exit_code == 0
+    status = client.post("/leads/statuses", json={"name": "Busy"}, headers=admin).get_json()
+    client.post(
+        "/leads", json={"name": "A", "email": "a@x.test", "statusId": status["id"]}, headers=admin
+    )
+    as_json = {**admin, "Content-Type": "application/json"}
+    answers = {
+        "not JSON": client.post("/orders/new", data='["3",', headers=as_json),
+        "cart not an array": client.post("/orders/new", json={"a": 1}, headers=customer),
+        "empty cart": client.post("/orders/new", json=[], headers=customer),
+        "bad items": client.post("/orders/new", json=["x", {"id": "y"}], headers=customer),
+        "array for an object": client.post("/orders/status-update", json=[], headers=admin),
+        "fields": client.post("/orders/status-update", json={"orderId": "x"}, headers=admin),
+        "no positions": client.put("/leads/statuses/order", json=[], headers=admin),
+        "repeated positions": client.put(
+            "/leads/statuses/order",
+            json=[{"id": 1, "statusOrder": 1}, {"id": 1, "statusOrder": 2}],
+            headers=admin,
+        ),
+        "positions not objects": client.put("/leads/statuses/order", json=[1], headers=admin),
+        "query dates": client.get(
+            "/orders?createdAfter=2026-01-02T00:00:00Z&createdBefore=2026-01-01T00:00:00Z",
+            headers=admin,
+        ),
+        "query field": client.get("/orders?limit=x", headers=admin),
+        "unknown query": client.get("/orders?userid=7", headers=admin),
+        "domain error": client.post(
+            "/webhook-endpoints", json={"url": "http://localhost:1/x"}, headers=admin
+        ),
+        "refund rule": client.post(
+            "/orders/1/refunds", json={"restock": True, "amountInCents": 3}, headers=admin
+        ),
+        "duplicate lead": client.post(
+            "/leads",
+            json={"name": "B", "email": "A@x.test", "statusId": status["id"]},
+            headers=admin,
+        ),
+        "column in use": client.delete(f"/leads/statuses/{status['id']}", headers=admin),
+    }
+
+    for what, response in answers.items():
+        body = response.get_json()
+        assert 400 <= response.status_code < 500, (what, body)
+        assert "errors" in body, (what, body)
+        assert_errors_are_objects(body, what)
+    assert answers["not JSON"].get_json()["errors"] == {"json": {"_schema": ["Invalid JSON body."]}}
+
+
+def test_a_refusal_given_its_errors_as_a_list_still_answers_an_object(make_app, migrated):
+    from orders_service.errors import Conflict
+
+    app = make_app()
+
+    @app.route("/refused")
+    def refused():
+        raise Conflict("Refused.", errors=["one", "two"])
+
+    body = app.test_client().get("/refused").get_json()
+
+    assert body["errors"] == {"_schema": ["one", "two"]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "parameter"),
+    [
+        ("GET", "/orders/abc", "order_id"),
+        ("GET", "/orders/abc/history", "order_id"),
+        ("POST", "/orders/x/refunds", "order_id"),
+        ("GET", "/products/1.5", "product_id"),
+        ("GET", "/leads/x", "lead_id"),
+        ("PATCH", "/leads/statuses/abc", "status_id"),
+        ("GET", "/webhook-endpoints/abc", "endpoint_id"),
+        ("GET", "/webhook-endpoints/1/deliveries/x/attempts", "delivery_id"),
+        ("GET", "/orders/0", "order_id"),
+        ("GET", "/orders/-3", "order_id"),
+        ("GET", "/orders/99999999999999999999", "order_id"),
+        ("GET", "/orders/%D9%A1", "order_id"),  # an Arabic-Indic 1 is not order 1
+    ],
+)
+def test_an_id_that_is_not_one_is_a_json_404_naming_the_parameter(
+    client, admin, method, path, parameter
+):
+    response = client.open(path, method=method, headers=admin)
+
+    body = assert_error(response, 404)
+    assert parameter in body["message"] and "whole number" in body["message"]
+    assert "manually" not in body["message"]
+
+
+def test_an_unknown_url_is_a_json_404_pointing_at_the_docs(client):
+    body = assert_error(client.get("/no/such/thing"), 404)
+
+    assert "/docs" in body["message"] and "manually" not in body["message"]
+
+
+def test_a_known_path_with_another_method_is_still_405(client, admin):
+    assert_error(client.get("/orders/new", headers=admin), 405)

@@ -8,7 +8,7 @@ import pytest
 from playhouse.db_url import parse
 from playhouse.schema_diff import diff_models
 
-from orders_service.database import db, migration_runner
+from orders_service.database import db, is_sqlite, migration_runner
 from orders_service.events.models import Delivery, Event, WebhookEndpoint
 from orders_service.models import MODELS
 from orders_service.orders.models import Order, OrderHistory
@@ -141,3 +141,193 @@ def test_migration_0009_counts_each_visible_orders_events_from_its_history(
         versions = {o.id: o.event_version for o in Order.select()}
         db.close()
     assert versions == {visible["id"]: 2, hidden.id: 0}
+
+
+UPGRADE_COMMAND = "flask --app wsgi db upgrade"
+
+
+@pytest.fixture
+def unmigrated_app(fresh_database, make_app, admin):
+    """unmigrated_app(target=None) → an app on a new database migrated up to `target` only."""
+    made = []
+
+    def make(target=None):
+        app = make_app(DATABASE_URL=fresh_database())
+        if target is not None:
+            with app.app_context():
+                migration_runner().up(target)
+                db.close()
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        with app.app_context():
+            getattr(db.obj, "close_all", db.obj.close)()
+    make_app()  # the database proxy is the process's: back to the session's database
+
+
+def test_an_unmigrated_database_answers_503_naming_the_command_that_migrates_it(
+    unmigrated_app, admin, customer
+):
+    client = unmigrated_app().test_client()
+
+    answers = [
+        client.get("/products"),
+        client.get("/orders", headers=admin),
+        client.post("/orders/new", json=["3"], headers=customer),
+        client.post("/leads/statuses", json={"name": "New"}, headers=admin),
+        client.get("/webhook-endpoints", headers=admin),
+    ]
+    ready = client.get("/readyz")
+
+    for response in answers:
+        body = response.get_json()
+        assert response.status_code == 503, body
+        assert UPGRADE_COMMAND in body["message"], body
+        assert "not migrated" in body["message"]
+        assert "0001_initial" in body["message"]
+    assert client.get("/healthz").status_code == 200
+    assert ready.status_code == 503
+    assert "0001_initial" in ready.get_json()["message"]
+    assert UPGRADE_COMMAND in ready.get_json()["message"]
+
+
+def test_a_database_missing_the_last_migrations_answers_503_naming_them(unmigrated_app, admin):
+    client = unmigrated_app(target="0010_refunds").test_client()
+
+    response = client.get("/orders", headers=admin)
+
+    assert response.status_code == 503
+    message = response.get_json()["message"]
+    assert "0011_disputes" in message and UPGRADE_COMMAND in message
+    assert "0010_refunds" not in message
+
+
+def test_a_missing_table_on_a_migrated_database_is_not_blamed_on_migrations(make_app, migrated):
+    app = make_app()
+
+    @app.route("/wrong-query")
+    def wrong_query():
+        db.execute_sql("SELECT * FROM no_such_table")
+
+    response = app.test_client().get("/wrong-query")
+
+    assert response.status_code in (500, 503)  # SQLite's OperationalError: the database's 503
+    assert "migrat" not in response.get_json()["message"]
+
+
+# An id, once given, is never given again: not after its row is deleted (SQLite's AUTOINCREMENT,
+# PostgreSQL's sequences), on a new database or on one migrated from before 0012.
+
+DELETABLE = ("webhook_endpoint", "lead", "lead_status", "refund", "idempotency_key", "event")
+DELETABLE += ("delivery", "delivery_attempt")
+
+
+def make_and_delete(client, admin, kind, count=1):
+    """Make `count` rows of `kind` through the API; their ids."""
+    ids = []
+    for _ in range(count):
+        n = next(NUMBERS)
+        body = {
+            "webhook-endpoints": {"url": f"https://hooks.example/{n}"},
+            "leads/statuses": {"name": f"Column {n}"},
+            "leads": {"name": f"Lead {n}", "email": f"lead{n}@example.com"},
+        }[kind]
+        response = client.post(f"/{kind}", json=body, headers=admin)
+        assert response.status_code == 201, response.get_json()
+        ids.append(response.get_json()["id"])
+    return ids
+
+
+NUMBERS = itertools.count()
+KINDS = ("webhook-endpoints", "leads/statuses", "leads")
+
+
+def delete(client, admin, kind, row_id):
+    assert client.delete(f"/{kind}/{row_id}", headers=admin).status_code == 204
+
+
+def assert_newest_deleted_is_not_given_again(client, admin, kind):
+    *_, newest = make_and_delete(client, admin, kind, 2)
+    delete(client, admin, kind, newest)
+
+    [made] = make_and_delete(client, admin, kind)
+
+    assert made > newest
+    assert client.get(f"/{kind}/{newest}", headers=admin).status_code in (404, 405)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_deleted_rows_id_is_not_given_again(client, admin, kind):
+    if kind == "leads":
+        make_and_delete(client, admin, "leads/statuses")  # a column for the leads
+    assert_newest_deleted_is_not_given_again(client, admin, kind)
+
+
+def test_every_table_whose_rows_are_deleted_never_gives_an_id_twice_on_sqlite(app):
+    with app.app_context():
+        if not is_sqlite():
+            pytest.skip("PostgreSQL's sequences never go back")
+        made = dict(db.execute_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        db.close()
+    for table in DELETABLE:
+        assert '"id" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' in made[table], table
+
+
+def test_migration_0012_keeps_rows_and_ids_and_gives_no_deleted_id_again(unmigrated_app, admin):
+    app = unmigrated_app(target="0011_disputes")
+    client = app.test_client()
+    before = {}
+    for kind in KINDS:
+        ids = make_and_delete(client, admin, kind, 4)
+        delete(client, admin, kind, ids[1])  # deleted before the migration
+        before[kind] = [row_id for row_id in ids if row_id != ids[1]]
+
+    with app.app_context():
+        assert migration_runner().up() == ["0012_ids_never_reused"]
+        if is_sqlite():
+            assert not db.execute_sql("PRAGMA foreign_key_check").fetchall()
+        db.close()
+
+    listed = {
+        "webhook-endpoints": [
+            e["id"] for e in client.get("/webhook-endpoints", headers=admin).json
+        ],
+        "leads/statuses": [s["id"] for s in client.get("/leads/statuses", headers=admin).json],
+        "leads": [lead["id"] for lead in client.get("/leads", headers=admin).json],
+    }
+    for kind in ("webhook-endpoints", "leads", "leads/statuses"):
+        assert sorted(listed[kind]) == sorted(before[kind]), kind
+        # The newest deleted after the migration: its id is not given again either.
+        newest = max(before[kind])
+        if kind == "leads/statuses":
+            for lead in client.get("/leads", headers=admin).json:
+                delete(client, admin, "leads", lead["id"])  # a column with leads stays
+        delete(client, admin, kind, newest)
+        [made] = make_and_delete(client, admin, kind)
+        assert made > newest, kind
+    with app.app_context():
+        assert migration_problems_here() == []
+        db.close()
+
+
+def migration_problems_here():
+    diff = diff_models(db.obj, list(MODELS))
+    return [str(diff)] if diff else []
+
+
+def test_the_deliverer_on_an_unmigrated_database_names_the_upgrade_command(
+    unmigrated_app, caplog, monkeypatch
+):
+    from orders_service.events import deliver
+
+    app = unmigrated_app()
+    monkeypatch.setattr(deliver, "UNMIGRATED_WAIT_SECONDS", 0)
+    worker = deliver.Deliverer(deliver.Settings(1.0, (datetime.timedelta(seconds=1),)))
+
+    with app.app_context():
+        assert worker.run(once=True) == 0
+
+    [said] = [r.getMessage() for r in caplog.records if "cannot claim" in r.getMessage()]
+    assert UPGRADE_COMMAND in said and "0001_initial" in said

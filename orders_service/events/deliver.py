@@ -17,7 +17,7 @@ import psycopg
 from standardwebhooks.webhooks import Webhook
 
 from ..config import parse_duration
-from ..database import db, utcnow
+from ..database import db, is_missing_schema, pending_migrations, unmigrated_message, utcnow
 from ..ops.metrics import record_delivery, set_delivery_backlog
 from .answers import as_text, first_bytes
 from .claims import NOTIFY_CHANNEL, Outcome, backlog, claim, record_result
@@ -26,6 +26,7 @@ from .targets import Refused, checked_addresses
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
+UNMIGRATED_WAIT_SECONDS = 10.0
 BACKLOG_EVERY_SECONDS = 5.0
 DEAD_ENDPOINTS_EVERY_SECONDS = 60.0
 USER_AGENT = "orders-service-webhooks/1"
@@ -213,7 +214,14 @@ class Deliverer:
             claimed = claim(limit, self.settings.lease)
             self._report_backlog()
             return claimed
-        except (peewee.OperationalError, peewee.InterfaceError) as error:
+        except (peewee.DatabaseError, peewee.InterfaceError) as error:
+            if is_missing_schema(error) and (pending := pending_migrations()) != []:
+                # Not a passing outage: said as the API says it, and less often.
+                log.error("cannot claim deliveries: %s", unmigrated_message(pending))
+                self.stopping.wait(UNMIGRATED_WAIT_SECONDS)
+                return []
+            if not isinstance(error, peewee.OperationalError | peewee.InterfaceError):
+                raise
             log.warning("cannot claim deliveries (trying again shortly): %s", error)
             self.stopping.wait(1)
             return []

@@ -5,7 +5,7 @@ import peewee
 from flask.views import MethodView
 from flask_smorest import abort
 
-from ..database import db, migration_runner
+from ..database import MIGRATE_COMMAND, db, migration_runner
 from ..extensions import Blueprint
 from ..fields import Schema
 
@@ -40,5 +40,6 @@ class Ready(MethodView):
             if not db.is_closed():
                 db.close()
         if pending:
-            abort(503, message=f"Migrations not applied: {', '.join(pending)}.")
+            names = ", ".join(pending)
+            abort(503, message=f"Migrations not applied: {names}. Apply them: `{MIGRATE_COMMAND}`.")
         return {"status": "ready"}

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 # Pinned, so that upgrading the SDK within its range never changes what Stripe sends us.
 STRIPE_API_VERSION = "2026-10-28.endive"
 # Every provider call, retries and the SDK's back-off between them included, ends within this;
-# SPEC promises an answer within 30 s.
+# an answer comes within 30 s (the README, Stripe: timeouts and retries).
 CALL_BUDGET_SECONDS = 24.0
 CONNECT_TIMEOUT_SECONDS = 2.0
 UNEXPECTED_STATE = "payment_intent_unexpected_state"
