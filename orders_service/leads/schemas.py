@@ -56,7 +56,7 @@ class StatusPositionSchema(Schema):
 
     @ma.pre_load(pass_collection=True)
     def accept_single_object(self, data, many, **kwargs):
-        # The API page's example sends one object; SPEC sends an array. Both mean the same.
+        # The API page's example sends one object; the contract sends an array. Both mean the same.
         return [data] if many and isinstance(data, dict) else data
 
     @ma.validates_schema(pass_collection=True)
