@@ -32,6 +32,16 @@ def always_sent(schema):
     return schema
 
 
+def sometimes_absent(schema, *names):
+    """The fields `names` of an always_sent schema made optional again in the API document:
+    bodies stored before those fields existed (an event's order) are served as written."""
+    for name in names:
+        absent = copy.copy(schema._declared_fields[name])
+        absent.required = False
+        schema._declared_fields[name] = absent
+    return schema
+
+
 class StrictInteger(ma.fields.Integer):
     """An integer and only an integer: no floats, strings or booleans."""
 

@@ -12,6 +12,8 @@ import subprocess
 import jsonschema_rs
 import pytest
 
+from orders_service.events.models import Event
+from orders_service.events.schemas import ORDER_FIELDS_ADDED_SINCE
 from tests.servers import ROOT, Gunicorn, server_env
 
 CLIENT = ROOT / "clients" / "typescript"
@@ -68,6 +70,8 @@ SOMETIMES = {
     "Error": {"errors"},  # validation errors and a few conflicts
     # Which of these an event carries depends on its type.
     "EventData": {"endpoint", "order", "previousStatus", "refund", "dispute", "version", "actor"},
+    # Events keep their bodies: those written before the order body gained these lack them.
+    "EventOrder": set(ORDER_FIELDS_ADDED_SINCE),
 }
 
 
@@ -443,3 +447,23 @@ def test_the_client_would_not_type_check_against_an_optional_field(tmp_path, spe
     )
     assert check.returncode != 0
     assert "possibly 'undefined'" in check.stdout
+
+
+def test_an_event_written_before_the_order_body_grew_is_valid_as_served(
+    spec, client, admin, place_order
+):
+    """Events keep their bodies: one stored before the order gained its newer fields is served
+    as written, and the document promises only what every stored event has."""
+    order = place_order()
+    event = Event.select().where(Event.order == order["id"]).get()
+    body = json.loads(event.body)
+    for name in ORDER_FIELDS_ADDED_SINCE:
+        del body["data"]["order"][name]  # as the first events were written
+    Event.update(body=json.dumps(body)).where(Event.id == event.id).execute()
+
+    served = client.get(f"/events/{body['id']}", headers=admin).get_json()
+    schema = spec["paths"]["/events/{event_id}"]["get"]["responses"]["200"]["content"]
+    errors = validator(spec, schema["application/json"]["schema"]).iter_errors(served)
+
+    assert served == body
+    assert [error.message for error in errors] == []

@@ -10,6 +10,7 @@ from ..fields import (
     UTCDateTime,
     UTCInstant,
     always_sent,
+    sometimes_absent,
 )
 from ..orders.disputes import STATUSES as DISPUTE_STATUSES
 from ..orders.lifecycle import STATUSES
@@ -187,10 +188,17 @@ class ReplayedSchema(Schema):
 
 
 class EventOrderSchema(OrderSchema):
-    """The order as GET /orders/{id} shows it, but for the client secret (the buyer's alone)."""
+    """The order as GET /orders/{id} showed it when the event was written, but for the client
+    secret (the buyer's alone). An event keeps its body: one written before the order body
+    gained a field (ORDER_FIELDS_ADDED_SINCE) is served without it."""
 
     class Meta:
         exclude = ("clientSecret",)
+
+
+# The order body's fields newer than the first stored events (2026-11-29).
+ORDER_FIELDS_ADDED_SINCE = ("amountRefundedInCents", "dispute", "paymentIntentId", "nextStatuses")
+sometimes_absent(EventOrderSchema, *ORDER_FIELDS_ADDED_SINCE)
 
 
 @always_sent

@@ -2,9 +2,11 @@
 
 werkzeug refuses a declared Content-Length over the limit before reading, but a chunked body
 (no Content-Length) it reads up to the limit and silently stops there: the parser then sees a
-body cut at 1 MiB and answers 400 "not valid JSON". Under the test client (which does not set
-`wsgi.input_terminated`) it reads nothing at all. Here a chunked body is read to its end, at
-most one byte past the limit; that byte makes the request a 413. The answer then goes out with
+body cut at 1 MiB and answers 400 "not valid JSON". Here a chunked body that the server has
+dechunked (it says so with `wsgi.input_terminated`, as gunicorn and werkzeug's server do) is
+read to its end, at most one byte past the limit; that byte makes the request a 413. A server
+that passes the raw chunks on is left to werkzeug, which then reads no body (reading its
+framing would wait for the client to close). The answer then goes out with
 `Connection: close`, the body left unread (see keepalive.py).
 """
 
@@ -41,8 +43,7 @@ class BoundedRequest(Request):
     def stream(self):
         limit = self.max_content_length
         chunked = self.content_length is None and is_chunked(self.environ)
-        if limit is None or self.shallow or not chunked:
+        dechunked = self.environ.get("wsgi.input_terminated")
+        if limit is None or self.shallow or not (chunked and dechunked):
             return super().stream
-        # gunicorn and the development server dechunk the body and end the stream with it
-        # (they set wsgi.input_terminated); the test client's stream is a finite buffer.
         return CappedStream(self.environ["wsgi.input"], limit)

@@ -23,11 +23,7 @@ def board(client, admin):
 
 
 def open_board(console, admin, viewport=None):
-    """Sign in (on the orders page), wait for it, then click Leads, as a person would.
-
-    Waiting first matters: app.js does not drop a page still loading when the address
-    changes, so a late orders answer could otherwise replace the board.
-    """
+    """Sign in (on the orders page), wait for it, then click Leads, as a person would."""
     page = console(admin, **({"viewport": viewport} if viewport else {}))
     page.locator("main table.orders, main .empty").wait_for()
     page.locator("#nav").get_by_role("link", name="Leads").click()
@@ -250,6 +246,34 @@ def test_the_keyboard_alone_moves_a_column_and_a_card(console, admin, client, bo
     assert api_names(client, admin) == ["Contacted", "Won", "New"]
     assert status_of(client, admin, board["leads"]["Grace"]) == board["New"]["id"]
     assert page.errors == []
+
+
+def test_two_quick_moves_are_saved_one_after_the_other_and_the_last_one_wins(
+    console, admin, client, board
+):
+    page = open_board(console, admin)
+    held, sent = [], []  # the service is slow to answer the first save
+
+    def hold_the_first(route):
+        sent.append(route.request)
+        if held:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/leads/statuses/order", hold_the_first)
+    tab_to(page, "Column New")
+
+    page.keyboard.press("ArrowRight")  # New after Contacted…
+    page.keyboard.press("ArrowRight")  # …then after Won, before the first is saved
+    page.wait_for_timeout(300)
+
+    assert column_names(page) == ["Contacted", "Won", "New"]
+    assert len(sent) == 1  # the second save waits for the first's answer
+    held[0].continue_()
+    page.wait_for_function("() => document.querySelectorAll('#notice .notice').length >= 2")
+    assert len(sent) == 2
+    assert api_names(client, admin) == ["Contacted", "Won", "New"]
 
 
 def test_a_column_loads_its_cards_a_page_at_a_time(console, admin, client, board):

@@ -143,6 +143,18 @@ def test_a_refused_endpoint_shows_the_services_reason(at, admin, client):
     assert "#/webhooks" in page.url and not re.search(r"#/webhooks/\d", page.url)
 
 
+def test_no_event_chosen_is_refused_not_widened_to_all(at, admin, client):
+    page = at(admin, "#/webhooks")
+    page.get_by_text("No webhook endpoints yet").wait_for()
+
+    page.get_by_label("URL").fill("https://billing.example.com/hooks/orders")
+    page.get_by_label("All events").uncheck()  # and none of the types ticked
+    page.get_by_role("button", name="Add endpoint").click()
+
+    notice(page, "Choose the events to send, or All events.").wait_for()
+    assert client.get("/webhook-endpoints", headers=admin).get_json() == []
+
+
 def test_deliveries_are_filtered_by_state_and_the_address_keeps_the_filter(at, admin, hooked):
     _, endpoint, delivered, failed, _ = hooked
     page = at(admin, f"#/webhooks/{endpoint['id']}")

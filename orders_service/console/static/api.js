@@ -62,7 +62,8 @@ export async function call(method, path, { query, body, headers } = {}) {
   }
   if (!response.ok) {
     const error = new ApiError(response.status, data);
-    if (response.status === 401) onUnauthorized(error);
+    // Refused for the token it was sent with, not one signed in with since.
+    if (response.status === 401 && token.get() === bearer) onUnauthorized(error);
     throw error;
   }
   return { data, next: nextCursor(response), status: response.status };

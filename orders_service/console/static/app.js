@@ -9,6 +9,7 @@ import { webhooksPage } from "./webhooks.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
+let rendering = 0; // the number of the newest render (or sign-in): an older one gives way
 
 // #/orders?status=paid, #/orders/42, #/leads, #/webhooks, #/webhooks/3.
 // Each page draws into its own view (see render): the page's element, gone when staff go on.
@@ -20,6 +21,7 @@ const ROUTES = [
 ];
 
 function signIn(message) {
+  rendering += 1; // a page still on its way gives way to the sign-in form
   nav.hidden = true;
   const input = h("textarea", {
     id: "token", name: "token", rows: 4, required: true, autocomplete: "off", spellcheck: "false",
@@ -44,6 +46,7 @@ function signIn(message) {
 }
 
 function staffOnly() {
+  rendering += 1;
   nav.hidden = true;
   fill(main, h("section", { class: "card narrow", role: "alert" },
     h("h1", {}, "Staff only"),
@@ -67,14 +70,16 @@ async function isStaff() {
   return true;
 }
 
-let rendering = 0; // the number of the newest render: an older one gives way
-
 async function render() {
   const mine = ++rendering;
   const pasted = location.hash.match(/^#token=([^&]+)/);
   if (pasted) {
-    token.set(decodeURIComponent(pasted[1]));
     history.replaceState(null, "", `${location.pathname}${location.search}#/orders`);
+    try {
+      token.set(decodeURIComponent(pasted[1]));
+    } catch {
+      return signIn("The link's token is not readable: paste the token instead.");
+    }
   }
   if (!token.get()) return signIn();
   try {

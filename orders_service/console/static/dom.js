@@ -33,12 +33,33 @@ export function fill(node, ...children) {
   return node;
 }
 
-export function money(cents, currency = "usd") {
+/** How many decimals the currency's amounts have: the API counts in its smallest unit, so a
+ * yen amount is whole yen and a dollar amount is cents. */
+export function decimals(currency) {
   try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(cents / 100);
+    return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
   } catch {
-    return `${(cents / 100).toFixed(2)} ${currency}`;
+    return 2;
   }
+}
+
+/** An amount in the currency's smallest unit (the API's *InCents), as staff read it. */
+export function money(minor, currency = "usd") {
+  const major = minor / 10 ** decimals(currency);
+  try {
+    return new Intl.NumberFormat(undefined, { style: "currency", currency }).format(major);
+  } catch {
+    return `${major.toFixed(decimals(currency))} ${currency}`;
+  }
+}
+
+/** What staff typed ("12.5") in the currency's smallest unit (1250), or null if it is not an
+ * amount of that currency (more decimals than it has, exponents, signs, words). */
+export function minorUnits(typed, currency) {
+  const places = decimals(currency);
+  const match = /^(\d+)(?:[.,](\d*))?$/.exec(typed.trim());
+  if (!match || (match[2] || "").length > places) return null;
+  return Number(match[1]) * 10 ** places + Number((match[2] || "").padEnd(places, "0") || 0);
 }
 
 export function when(iso) {

@@ -18,17 +18,26 @@ function refocus(focused, item) {
   (item.contains(focused) && !focused.disabled ? focused : item).focus();
 }
 
-/** The page already shows a change: save it, or put it back and say why the service refused. */
-async function attempt(board, request, undo, done) {
+const saving = new WeakMap(); // each board's last change sent, so the next waits for it
+
+/** The page already shows a change: save it, or put it back and say why the service refused.
+ * Changes go to the service one at a time, in the order staff made them: two quick moves of a
+ * column never race, and the order saved last is the one the board shows. */
+function attempt(board, request, undo, done) {
   relabel(board);
-  try {
-    await request();
-    if (done) notify(done);
-  } catch (error) {
-    undo();
-    relabel(board);
-    notify(error.message, "error");
-  }
+  const send = async () => {
+    try {
+      await request();
+      if (done) notify(done);
+    } catch (error) {
+      undo();
+      relabel(board);
+      notify(error.message, "error");
+    }
+  };
+  const sent = (saving.get(board) || Promise.resolve()).then(send);
+  saving.set(board, sent);
+  return sent;
 }
 
 /** Labels, counts and the arrows' enabled state, from where things are now. */

@@ -1,6 +1,6 @@
 // One order: lines, money, dispute, payment, the moves the life cycle allows, refunds, history.
 import { call, get } from "./api.js";
-import { dialog, field, fill, h, money, notify, when } from "./dom.js";
+import { dialog, field, fill, h, minorUnits, money, notify, when } from "./dom.js";
 
 // The label of the button for each move; the service says which moves there are (nextStatuses).
 const MOVES = {
@@ -125,7 +125,7 @@ function refundDialog(order, used, reload) {
   const key = idempotencyKey(); // one per dialog: a second click sends the same refund
   const kind = (value, label, checked) => h("label", { class: "choice" },
     h("input", { type: "radio", name: "kind", value, checked }), ` ${label}`);
-  const amount = h("input", { id: "refund-amount", type: "number", min: "0.01", step: "0.01", max: (left / 100).toFixed(2) });
+  const amount = h("input", { id: "refund-amount", inputmode: "decimal", autocomplete: "off", placeholder: money(left, currency) });
   const restock = h("input", { type: "checkbox", id: "refund-restock", checked: true });
   const quantities = order.products.map((line) => {
     const most = line.quantity - (used.lines.get(line.id) || 0);
@@ -154,7 +154,13 @@ function refundDialog(order, used, reload) {
     const chosen = form.elements.kind.value;
     const body = { reason: reason.value.trim() || null };
     if (chosen === "rest") body.amountInCents = left;
-    if (chosen === "amount") body.amountInCents = Math.round(Number(amount.value) * 100);
+    if (chosen === "amount") {
+      body.amountInCents = minorUnits(amount.value, currency);
+      if (!body.amountInCents) {
+        fill(problem, `Type an amount of ${currency.toUpperCase()}, such as ${money(left, currency)} at most.`);
+        return;
+      }
+    }
     if (chosen === "lines") {
       body.lines = quantities.filter(({ input }) => Number(input.value) > 0)
         .map(({ line, input }) => ({ productId: line.id, quantity: Number(input.value) }));

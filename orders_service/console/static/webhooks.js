@@ -98,10 +98,14 @@ function addForm(types) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const chosen = boxes.filter((box) => box.checked).map((box) => box.value);
+    if (!all.checked && !chosen.length) {
+      notify("Choose the events to send, or All events.", "error"); // never widened silently
+      return;
+    }
     const body = {
       url: url.value.trim(),
       description: description.value.trim(),
-      events: all.checked || !chosen.length ? ["*"] : chosen,
+      events: all.checked ? ["*"] : chosen,
     };
     const submit = form.querySelector("button[type=submit]");
     submit.disabled = true;
@@ -301,7 +305,7 @@ function secretPanel(secret, title) {
   const code = h("code", { id: "wh-secret", class: "secret" }, secret);
   return h("section", { class: "card outcome", tabindex: -1, "aria-labelledby": "wh-secret-title" },
     h("h2", { id: "wh-secret-title" }, title),
-    h("p", {}, "The subscriber verifies webhook-signature with it. Copy it now: this page shows it only this once."),
+    h("p", {}, "The subscriber verifies webhook-signature with it. The console shows it here, after it is made; GET /webhook-endpoints/{id} returns it to admins."),
     h("p", {}, code),
     h("button", { type: "button", onclick: async () => {
       try {
