@@ -65,7 +65,8 @@ def live(app):
 
 @pytest.fixture
 def console(chromium, live):
-    """console(token, path="#/orders", viewport=DESKTOP) -> a page signed in and loaded.
+    """console(token, path="#/orders", viewport=DESKTOP) -> a page signed in, its first
+    answer drawn.
 
     Every console page's errors are collected in page.errors (uncaught script errors and
     console.error lines, the CSP's refusals included); a test reads them.
@@ -87,8 +88,14 @@ def console(chromium, live):
         page.set_default_timeout(10_000)
         page.goto(f"{live.url}/console#token={token}")
         page.wait_for_selector("#nav:not([hidden])")
+        # The page's first answer is drawn (app.js clears aria-busy then): what a test
+        # clicks next is what stays on screen.
+        page.wait_for_selector("main:not([aria-busy])")
         if path != "#/orders":
+            # Busy until the next page's own render says it is drawn, not the one before.
+            page.evaluate("() => document.querySelector('main').setAttribute('aria-busy', '')")
             page.goto(f"{live.url}/console{path}")
+            page.wait_for_selector("main:not([aria-busy])")
         return page
 
     yield open_console

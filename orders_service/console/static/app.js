@@ -22,6 +22,7 @@ const ROUTES = [
 
 function signIn(message) {
   rendering += 1; // a page still on its way gives way to the sign-in form
+  main.removeAttribute("aria-busy");
   nav.hidden = true;
   const input = h("textarea", {
     id: "token", name: "token", rows: 4, required: true, autocomplete: "off", spellcheck: "false",
@@ -47,6 +48,7 @@ function signIn(message) {
 
 function staffOnly() {
   rendering += 1;
+  main.removeAttribute("aria-busy");
   nav.hidden = true;
   fill(main, h("section", { class: "card narrow", role: "alert" },
     h("h1", {}, "Staff only"),
@@ -104,12 +106,15 @@ async function render() {
       // view, no longer on screen, and never over the page they went to.
       const view = h("div", { class: "view" });
       main.replaceChildren(view);
+      main.setAttribute("aria-busy", "true"); // until the page's first answer is drawn
       try {
         await page(view, match, query);
       } catch (error) {
         if (!(error instanceof ApiError && error.status === 401)) {
           fill(view, h("p", { class: "error", role: "alert" }, error.message));
         }
+      } finally {
+        if (mine === rendering) main.removeAttribute("aria-busy");
       }
       return;
     }
