@@ -92,15 +92,20 @@ def console(chromium, live):
         # clicks next is what stays on screen.
         page.wait_for_selector("main:not([aria-busy])")
         if path != "#/orders":
-            # Busy until the next page's own render says it is drawn, not the one before.
-            page.evaluate("() => document.querySelector('main').setAttribute('aria-busy', '')")
-            page.goto(f"{live.url}/console{path}")
-            page.wait_for_selector("main:not([aria-busy])")
+            visit(page, path)
         return page
 
     yield open_console
     for context in contexts:
         context.close()
+
+
+def visit(page, path):
+    """Go to the console's `path` (#/…) as a pasted link does, and wait until that page's
+    first answer is drawn (busy until its own render says so, not the page's before it)."""
+    page.evaluate("() => document.querySelector('main').setAttribute('aria-busy', '')")
+    page.goto(page.url.split("#", 1)[0] + path)
+    page.wait_for_selector("main:not([aria-busy])")
 
 
 @pytest.fixture
