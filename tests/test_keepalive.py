@@ -168,18 +168,22 @@ def assert_chunked_oversize_is_413(port, customer):
 
 
 CHUNKED_OVERSIZE = b"[" + b'"3",' * (512 * 1024) + b'"3"]'  # 2 MiB of valid JSON
-# What gunicorn and werkzeug's server say of a chunked body they have dechunked.
-DECHUNKED = {"wsgi.input_terminated": True}
+
+
+def post_chunked(client, body, headers):
+    """POST /orders/new sent chunked, as gunicorn and werkzeug's server pass it on: dechunked,
+    and saying so (wsgi.input_terminated)."""
+    return client.post(
+        "/orders/new",
+        input_stream=io.BytesIO(body),
+        headers={**headers, "Transfer-Encoding": "chunked"},
+        content_type="application/json",
+        environ_overrides={"wsgi.input_terminated": True},
+    )
 
 
 def test_a_chunked_body_over_1_mib_is_413_with_connection_close(client, customer):
-    response = client.post(
-        "/orders/new",
-        input_stream=io.BytesIO(CHUNKED_OVERSIZE),
-        headers={**customer, "Transfer-Encoding": "chunked"},
-        content_type="application/json",
-        environ_overrides=DECHUNKED,
-    )
+    response = post_chunked(client, CHUNKED_OVERSIZE, customer)
 
     assert response.status_code == 413
     assert response.get_json()["code"] == 413
@@ -188,13 +192,7 @@ def test_a_chunked_body_over_1_mib_is_413_with_connection_close(client, customer
 
 def test_a_chunked_body_under_1_mib_is_read_whole(client, customer, catalog):
     body = b"[" + b" " * 500_000 + b'"3", "3", "8"]'  # many chunks of the test client's reads
-    response = client.post(
-        "/orders/new",
-        input_stream=io.BytesIO(body),
-        headers={**customer, "Transfer-Encoding": "chunked"},
-        content_type="application/json",
-        environ_overrides=DECHUNKED,
-    )
+    response = post_chunked(client, body, customer)
 
     assert response.status_code == 201, response.get_json()
     assert "Connection" not in response.headers
@@ -202,13 +200,7 @@ def test_a_chunked_body_under_1_mib_is_read_whole(client, customer, catalog):
 
 def test_a_chunked_body_of_exactly_1_mib_is_not_413(client, customer):
     body = b"[" + b" " * (1024 * 1024 - 2) + b"]"
-    response = client.post(
-        "/orders/new",
-        input_stream=io.BytesIO(body),
-        headers={**customer, "Transfer-Encoding": "chunked"},
-        content_type="application/json",
-        environ_overrides=DECHUNKED,
-    )
+    response = post_chunked(client, body, customer)
 
     assert response.status_code == 400  # an empty cart: read whole, refused for what it says
     assert "Connection" not in response.headers

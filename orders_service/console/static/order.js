@@ -13,7 +13,7 @@ const MOVES = {
 const ASK_FIRST = new Set(["canceled", "refunded"]);
 
 /** A key for one intended request, so that a retry or a double click refunds once. */
-export function idempotencyKey() {
+function idempotencyKey() {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return "console-" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
