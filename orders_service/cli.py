@@ -11,6 +11,7 @@ from .events.cli import events_cli
 from .leads.models import LeadStatus
 from .leads.service import lock_the_board
 from .orders.disputes import STATUSES as DISPUTE_STATUSES
+from .payments.simulate import EVENT_TYPES as SIMULATED_EVENTS
 from .products.models import Product
 
 DEMO_CATALOG = (
@@ -107,7 +108,7 @@ def token(user_id, admin, ttl):
 
 @payments_cli.command("simulate")
 @click.argument("order_id", type=int)
-@click.argument("outcome", type=click.Choice(["succeeded", "failed", "canceled"]))
+@click.argument("outcome", type=click.Choice(list(SIMULATED_EVENTS)))
 def simulate(order_id, outcome):
     """Feed a payment event for ORDER_ID through the webhook's handling."""
     from .payments.events import apply_event

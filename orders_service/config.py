@@ -79,6 +79,8 @@ class Config:
         self.PAYMENT_PROVIDER = _env("PAYMENT_PROVIDER")
         self.PAYMENT_TIMEOUT_SECONDS = _number("PAYMENT_TIMEOUT_SECONDS", "10", float)
         self.PAYMENT_MAX_RETRIES = _number("PAYMENT_MAX_RETRIES", "2", int)
+        # automatic: the card is charged at checkout; manual: held, and captured at fulfilment.
+        self.PAYMENT_CAPTURE = _env("PAYMENT_CAPTURE", "automatic").lower()
         self.CURRENCY = _env("CURRENCY", "usd").lower()
         self.CORS_ORIGINS = as_list(_env("CORS_ORIGINS"))
         self.WEBHOOK_TIMEOUT_SECONDS = _number("WEBHOOK_TIMEOUT_SECONDS", "10", float)
@@ -178,6 +180,7 @@ POSITIVE = (
 # Durations read at each request of a kind (a secret's rotation) or by the deliverer (when an
 # endpoint is dead): refused at start, not there.
 DURATIONS = ("WEBHOOK_SECRET_OVERLAP", "WEBHOOK_DISABLE_AFTER")
+CAPTURE_MODES = ("automatic", "manual")
 
 
 def check(config):
@@ -195,6 +198,9 @@ def check(config):
     provider = resolve_payment_provider(config)
     if provider not in {"stripe", "local"}:
         problems.append(f"PAYMENT_PROVIDER must be 'stripe' or 'local', not {provider!r}")
+    if config.get("PAYMENT_CAPTURE", "automatic") not in CAPTURE_MODES:
+        modes = " or ".join(repr(mode) for mode in CAPTURE_MODES)
+        problems.append(f"PAYMENT_CAPTURE must be {modes}, not {config['PAYMENT_CAPTURE']!r}")
     if provider == "stripe" and not config.get("STRIPE_SECRET_KEY"):
         problems.append("PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY")
     if config.get("JWT_SECRET") or config.get("JWT_PUBLIC_KEY"):

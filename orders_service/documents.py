@@ -7,7 +7,7 @@ import marshmallow as ma
 from flask import Response
 
 from .database import db, is_sqlite
-from .fields import Derived, Embedded, UTCDateTime
+from .fields import Derived, Embedded, StoredList, UTCDateTime
 
 # A document and the id it is paged by (pagination.finish_page reads `.id`).
 Row = collections.namedtuple("Row", "id doc")
@@ -44,6 +44,8 @@ class Document:
             elif isinstance(field, Embedded):
                 embedded = Document(type(field.schema), model)
                 self.fields.append((key, "embedded", embedded))
+            elif isinstance(field, StoredList):
+                self.fields.append((key, "json", model._meta.combined[field.column].column_name))
             elif isinstance(field, ma.fields.List):
                 foreign_key = (children or {})[key]
                 child = Document(type(field.inner.schema), foreign_key.model)
@@ -80,6 +82,8 @@ class Document:
         column = f"{alias}.{quote(detail)}"
         if kind == "timestamp":
             return TIMESTAMP[sqlite].format(column)
+        if kind == "json":
+            return f"json({column})" if sqlite else f"{column}::json"
         if kind == "boolean" and sqlite:  # SQLite stores 0 and 1
             return f"CASE {column} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END"
         return column

@@ -121,6 +121,15 @@ class Derived(ma.fields.Field):
         return self.python(obj)
 
 
+class StoredList(ma.fields.List):
+    """A list kept as JSON text in one of the row's columns (the model field `column`): dumped
+    from the attribute that parses it, and written as that JSON by documents.Document."""
+
+    def __init__(self, inner, column, **kwargs):
+        super().__init__(inner, **kwargs)
+        self.column = column
+
+
 class UTCInstant(ma.fields.AwareDateTime):
     """An ISO 8601 time with its offset (Z or ±hh:mm), read as naive UTC, as times are stored.
 

@@ -2,9 +2,9 @@
 
 from .events.models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
 from .leads.models import Lead, LeadStatus
-from .orders.models import IdempotencyKey, Order, OrderHistory, OrderLine
+from .orders.models import Fulfillment, IdempotencyKey, Order, OrderHistory, OrderLine
 from .payments.models import PaymentEvent, Refund
 from .products.models import Product
 
 MODELS = (Product, Order, OrderLine, OrderHistory, IdempotencyKey, PaymentEvent, LeadStatus, Lead)
-MODELS += (Event, WebhookEndpoint, Delivery, DeliveryAttempt, Refund)
+MODELS += (Event, WebhookEndpoint, Delivery, DeliveryAttempt, Refund, Fulfillment)

@@ -32,6 +32,7 @@ OPERATION_IDS = {
     "POST /orders/status-update": "updateOrderStatus",
     "GET /orders/{order_id}/refunds": "listOrderRefunds",
     "POST /orders/{order_id}/refunds": "createRefund",
+    "POST /orders/{order_id}/fulfillments": "createFulfillment",
     "POST /webhooks/stripe": "receiveStripeEvent",
     "GET /leads/statuses": "listLeadStatuses",
     "POST /leads/statuses": "createLeadStatus",
@@ -345,6 +346,7 @@ def test_a_nullable_field_is_sent_as_null_and_documented_so(spec):
     }
     assert nullable == {
         ("Order", "dispute"),
+        ("Order", "authorizationExpiresAt"),
         ("Product", "stock"),
         ("History", "from"),
         ("Lead", "phone"),

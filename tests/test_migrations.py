@@ -285,7 +285,7 @@ def test_migration_0012_keeps_rows_and_ids_and_gives_no_deleted_id_again(unmigra
         before[kind] = [row_id for row_id in ids if row_id != ids[1]]
 
     with app.app_context():
-        assert migration_runner().up() == ["0012_ids_never_reused"]
+        assert migration_runner().up("0012_ids_never_reused") == ["0012_ids_never_reused"]
         if is_sqlite():
             assert not db.execute_sql("PRAGMA foreign_key_check").fetchall()
         db.close()
@@ -308,8 +308,42 @@ def test_migration_0012_keeps_rows_and_ids_and_gives_no_deleted_id_again(unmigra
         [made] = make_and_delete(client, admin, kind)
         assert made > newest, kind
     with app.app_context():
+        migration_runner().up()
         assert migration_problems_here() == []
         db.close()
+
+
+def test_migration_0013_gives_each_order_shipped_before_it_one_fulfilment_of_everything(
+    app, client, admin, place_order
+):
+    def status_update(order_id, *statuses):
+        for status in statuses:
+            body = {"orderId": order_id, "status": status}
+            assert client.post("/orders/status-update", json=body, headers=admin).status_code == 200
+
+    shipped, completed, paid = (place_order()["id"] for _ in range(3))
+    status_update(shipped, "paid", "shipped")
+    status_update(completed, "paid", "shipped", "completed")
+    status_update(paid, "paid")
+    with app.app_context():
+        runner = migration_runner()
+        assert runner.down("0013_fulfillments") == ["0013_fulfillments"]
+        shipped_at = OrderHistory.get(order=shipped, to_status="shipped").at
+        assert runner.up() == ["0013_fulfillments"]
+        db.close()
+
+    orders = {i: client.get(f"/orders/{i}", headers=admin).get_json() for i in (shipped, completed, paid)}
+    for order_id in (shipped, completed):
+        [fulfillment] = orders[order_id]["fulfillments"]
+        assert orders[order_id]["fulfillmentStatus"] == "fulfilled"
+        assert fulfillment["lines"] == [{"productId": 3, "quantity": 2}, {"productId": 8, "quantity": 1}]
+        assert (fulfillment["actor"], fulfillment["trackingNumber"]) == ("system", None)
+    assert orders[shipped]["fulfillments"][0]["createdAt"] == shipped_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (orders[paid]["fulfillmentStatus"], orders[paid]["fulfillments"]) == ("unfulfilled", [])
+    # Nothing is left to send of an order the migration fulfilled.
+    response = client.post(f"/orders/{shipped}/fulfillments", json={}, headers=admin)
+    assert response.status_code == 409
+    assert response.get_json()["message"] == f"Order {shipped} has nothing left to send."
 
 
 def migration_problems_here():

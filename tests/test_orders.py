@@ -9,6 +9,9 @@ from orders_service.orders.models import Order, OrderLine
 ORDER_FIELDS = {
     "paymentIntentId",
     "nextStatuses",
+    "fulfillmentStatus",
+    "fulfillments",
+    "authorizationExpiresAt",
     "id",
     "userId",
     "date",

@@ -10,8 +10,8 @@ from ..orders.models import Order
 TYPES = tuple(
     f"order.{name}"
     for name in (
-        *("created", "paid", "shipped", "completed", "canceled", "refunded"),
-        *("refund.succeeded", "refund.failed", "dispute.updated"),
+        *("created", "authorized", "paid", "shipped", "completed", "canceled", "refunded"),
+        *("refund.succeeded", "refund.failed", "dispute.updated", "fulfillment.created"),
     )
 )
 # Written when the deliverer gives up on a dead endpoint; delivered like any other type.

@@ -14,7 +14,7 @@ from ..fields import (
 )
 from ..orders.disputes import STATUSES as DISPUTE_STATUSES
 from ..orders.lifecycle import STATUSES
-from ..orders.schemas import DisputeSchema, OrderSchema
+from ..orders.schemas import DisputeSchema, FulfillmentSchema, OrderSchema
 from ..pagination import KeysetArgsSchema
 from ..payments.schemas import RefundSchema
 from .models import TYPES
@@ -197,7 +197,10 @@ class EventOrderSchema(OrderSchema):
 
 
 # The order body's fields newer than the first stored events (2026-11-29).
-ORDER_FIELDS_ADDED_SINCE = ("amountRefundedInCents", "dispute", "paymentIntentId", "nextStatuses")
+ORDER_FIELDS_ADDED_SINCE = (
+    *("amountRefundedInCents", "dispute", "paymentIntentId", "nextStatuses"),
+    *("fulfillmentStatus", "fulfillments", "authorizationExpiresAt"),
+)
 sometimes_absent(EventOrderSchema, *ORDER_FIELDS_ADDED_SINCE)
 
 
@@ -237,6 +240,9 @@ class EventDataSchema(Schema):
     )
     dispute = ma.fields.Nested(
         DisputeChangeSchema, metadata={"description": "Of order.dispute.updated only."}
+    )
+    fulfillment = ma.fields.Nested(
+        FulfillmentSchema, metadata={"description": "Of order.fulfillment.created only."}
     )
     version = ma.fields.Integer(metadata={"description": "1 for order.created, then +1 a change"})
     actor = ma.fields.String()

@@ -7,15 +7,18 @@ from ..errors import Conflict
 from ..ops.metrics import payment_call
 from ..payments.gateway import current_gateway
 from ..payments.refunding import refund_rest
-from .lifecycle import apply_transition, check_transition
+from .lifecycle import apply_transition, check_staff_move
 from .models import Order
 
 # The provider call each move needs first, by the gateway method's name. Keyed by the move,
 # not its target: pending -> paid is a payment made by hand (a bank transfer), so the card
-# intent is canceled lest the buyer pay twice; a later authorized -> paid will be a capture.
+# intent is canceled lest the buyer pay twice; authorized -> paid is the hold's capture, and
+# authorized -> canceled voids the hold.
 SIDE_EFFECTS = {
     ("pending", "canceled"): "cancel_intent",
     ("pending", "paid"): "cancel_intent",
+    ("authorized", "paid"): "capture",
+    ("authorized", "canceled"): "cancel_intent",
     ("paid", "refunded"): "refund",
     ("shipped", "refunded"): "refund",
     ("completed", "refunded"): "refund",
@@ -46,7 +49,7 @@ def change_status(order, target, actor):
     (nothing changed), ChangeInProgress, or PaymentError (the order keeps its status;
     PaymentRefused, a 409 with the provider's reason).
     """
-    if not check_transition(order.status, target):
+    if not check_staff_move(order.status, target):
         return apply_transition(order.id, target, actor)
     claim = _claim(order)
     if claim is None:

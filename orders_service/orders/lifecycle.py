@@ -5,11 +5,14 @@ from ..documents import json_literal
 from ..errors import Conflict
 from ..events import outbox
 from ..products.stock import give_back
+from . import fulfillments
 from .disputes import OPEN, holds, refuse_while_disputed
 from .models import Order, OrderHistory
 
 TRANSITIONS = {
-    "pending": frozenset({"paid", "canceled"}),
+    "pending": frozenset({"paid", "canceled", "authorized"}),
+    # A manual-capture payment's hold: captured (paid), or voided (canceled).
+    "authorized": frozenset({"paid", "canceled"}),
     "paid": frozenset({"shipped", "completed", "refunded"}),
     "shipped": frozenset({"completed", "refunded"}),
     "completed": frozenset({"refunded"}),
@@ -20,14 +23,25 @@ TRANSITIONS = {
 # takes the order back to the status it had (payments/refunds.py), never further.
 UNDONE_BY_FAILED_REFUND = {"refunded": frozenset({"paid", "shipped", "completed"})}
 STATUSES = tuple(TRANSITIONS)
+# Statuses only the payment provider's events move an order to: staff cannot authorize a card.
+PROVIDER_ONLY = frozenset({"authorized"})
 ALIASES = {"cancelled": "canceled"}
 
 
 class TransitionRefused(Conflict):
-    def __init__(self, current, target):
-        super().__init__(f"An order that is {current} cannot become {target}.")
+    def __init__(self, current, target, why=None):
+        super().__init__(why or f"An order that is {current} cannot become {target}.")
         self.current = current
         self.target = target
+
+
+def check_staff_move(current, target):
+    """check_transition for a move staff, owners or cron ask for: never to PROVIDER_ONLY."""
+    if target in PROVIDER_ONLY and current != target:
+        raise TransitionRefused(
+            current, target, f"Only the payment provider makes an order {target}."
+        )
+    return check_transition(current, target)
 
 
 def normalize_status(value):
@@ -47,13 +61,18 @@ def check_transition(current, target, undoing_refund=False):
 
 
 def next_statuses(order):
-    """The statuses `order` may move to now, in the table's order: its moves in TRANSITIONS but
-    those its dispute holds. The staff console offers these and nothing else."""
+    """The statuses staff may move `order` to now, in the table's order: its moves in
+    TRANSITIONS but those its dispute holds and the provider's own. The staff console offers
+    these and nothing else."""
     return _next(order.status, order.dispute_status)
 
 
 def _next(status, dispute_status):
-    return [s for s in STATUSES if s in TRANSITIONS[status] and not holds(s, dispute_status)]
+    return [
+        s
+        for s in STATUSES
+        if s in TRANSITIONS[status] and s not in PROVIDER_ONLY and not holds(s, dispute_status)
+    ]
 
 
 def next_statuses_sql(alias, sqlite):
@@ -78,9 +97,10 @@ def apply_transition(order_id, target, actor, undoing_refund=False):
     """Move the order to `target` under a row lock, with its history row, in one transaction.
 
     Returns (order, changed). Setting the current status again changes nothing. A cancel
-    gives the order's stock back here, so that no path to `canceled` can forget it, and the
-    shipped hold of an open dispute is kept here, so that no path to `shipped` can pass it
-    (a failed refund's way back to shipped sends nothing: it is not held).
+    gives the order's stock back here, so that no path to `canceled` can forget it; the
+    shipped hold of an open dispute is kept here, so that no path to `shipped` can pass it,
+    and a move to `shipped` sends what is left unsent (a failed refund's way back to shipped
+    sends nothing and is not held).
     `undoing_refund` allows only the way back from `refunded` that a failed refund takes.
     """
     with db.atomic():
@@ -89,6 +109,8 @@ def apply_transition(order_id, target, actor, undoing_refund=False):
             return order, False
         if not undoing_refund:
             refuse_while_disputed(order, target)
+            if target == "shipped":
+                fulfillments.send_rest(order, actor)
         OrderHistory.create(
             order=order.id, from_status=order.status, to_status=target, actor=actor, at=utcnow()
         )

@@ -1,5 +1,6 @@
-"""Orders, their lines (priced at purchase), their history and idempotency keys."""
+"""Orders, their lines (priced at purchase), their history, fulfilments and idempotency keys."""
 
+import json
 import secrets
 
 import peewee
@@ -37,6 +38,10 @@ class Order(BaseModel):
     dispute_reason = peewee.CharField(max_length=64, null=True)
     dispute_amount_in_cents = peewee.BigIntegerField(null=True)
     dispute_as_of = peewee.DateTimeField(null=True)
+    # unfulfilled, partial or fulfilled (orders/fulfillments.py keeps it so).
+    fulfillment_status = peewee.CharField(max_length=16, default="unfulfilled")
+    # Until when a manual-capture payment's hold can be captured (the charge's capture_before).
+    authorization_expires_at = peewee.DateTimeField(null=True)
 
     class Meta:
         table_name = "orders"
@@ -50,6 +55,14 @@ class Order(BaseModel):
             (("status", "created_at", "id"), False),
         )
 
+    @property
+    def fulfillments(self):
+        """The order's fulfilments, oldest first: read when asked (an unfulfilled order has
+        none, so its body costs no query)."""
+        if self.fulfillment_status == "unfulfilled":
+            return []
+        return list(Fulfillment.select().where(Fulfillment.order == self.id).order_by(Fulfillment.id))
+
 
 class OrderLine(BaseModel):
     order = peewee.ForeignKeyField(Order, backref="lines", on_delete="CASCADE")
@@ -61,6 +74,8 @@ class OrderLine(BaseModel):
     stock_taken = peewee.IntegerField(default=0)
     # Units that pending and succeeded line refunds claim: no refund goes past the quantity.
     quantity_refunded = peewee.IntegerField(default=0)
+    # Units sent in the order's fulfilments: none is sent past what was bought and not refunded.
+    quantity_fulfilled = peewee.IntegerField(default=0)
 
 
 class OrderHistory(BaseModel):
@@ -85,3 +100,27 @@ class IdempotencyKey(BaseModel):
 
     class Meta:
         indexes = ((("user_id", "key"), True), (("created_at",), False))
+
+
+class Fulfillment(BaseModel):
+    """One parcel: the lines it sent, and how to follow it."""
+
+    order = peewee.ForeignKeyField(Order, on_delete="CASCADE", index=False)
+    # [{"productId": 3, "quantity": 1}]
+    lines_json = peewee.TextField(column_name="lines")
+    carrier = peewee.CharField(max_length=100, null=True)
+    tracking_number = peewee.CharField(max_length=100, null=True)
+    tracking_url = peewee.CharField(max_length=2048, null=True)
+    notify_customer = peewee.BooleanField(default=False)
+    actor = peewee.CharField(max_length=255)
+    created_at = peewee.DateTimeField(default=utcnow)
+    idempotency_key = peewee.ForeignKeyField(
+        IdempotencyKey, null=True, unique=True, on_delete="SET NULL"
+    )
+
+    class Meta:
+        indexes = ((("order", "id"), False),)
+
+    @property
+    def lines(self):
+        return json.loads(self.lines_json)

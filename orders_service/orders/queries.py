@@ -4,11 +4,13 @@ from ..database import CompiledQuery
 from ..documents import Document, Statements, as_array, fetch
 from ..errors import Forbidden, NotFound
 from ..pagination import finish_page
-from .models import Order, OrderHistory, OrderLine
+from .models import Fulfillment, Order, OrderHistory, OrderLine
 from .schemas import HistorySchema, OrderSchema
 
 # The bodies GET answers, written by the database from the schemas (see documents.Document).
-ORDER = Document(OrderSchema, Order, {"products": OrderLine.order})
+ORDER = Document(
+    OrderSchema, Order, {"products": OrderLine.order, "fulfillments": Fulfillment.order}
+)
 HISTORY = Document(HistorySchema, OrderHistory)
 
 # Only an order whose payment is set up is shown; a customer's reads add their user id.

@@ -11,6 +11,8 @@ from ..pagination import LINK_HEADER_DOC
 from .queries import history_document, order_document, order_page_document
 from .schemas import (
     CART_DOC_SCHEMA,
+    FulfillmentRequestSchema,
+    FulfillmentSchema,
     HistorySchema,
     IdempotencyHeaderSchema,
     OrderItemSchema,
@@ -20,6 +22,7 @@ from .schemas import (
     StatusUpdateSchema,
 )
 from .service import create_order, update_status
+from .shipping import make_fulfillment
 
 blp = Blueprint("orders", __name__, url_prefix="/orders", description="Orders and their life cycle")
 order_schema = OrderSchema()
@@ -45,6 +48,21 @@ DOC_ORDER = {
     "dispute": None,
     "paymentIntentId": "pi_3Pq",
     "nextStatuses": ["paid", "canceled"],
+    "fulfillmentStatus": "unfulfilled",
+    "fulfillments": [],
+    "authorizationExpiresAt": None,
+}
+FULFILLMENT_REQUEST_FIELDS = ("lines", "carrier", "trackingNumber", "trackingUrl", "notifyCustomer")
+DOC_FULFILLMENT = {
+    "id": 1,
+    "orderId": 1,
+    "lines": [{"productId": 1, "quantity": 2}],
+    "carrier": "UPS",
+    "trackingNumber": "1Z999AA10123456784",
+    "trackingUrl": "https://www.ups.com/track?tracknum=1Z999AA10123456784",
+    "notifyCustomer": True,
+    "actor": "admin:1",
+    "createdAt": "2023-01-02T00:00:00Z",
 }
 
 
@@ -127,3 +145,26 @@ class StatusUpdate(MethodView):
         """Move an order along its life cycle (admins; owners may cancel a pending order)"""
         order = update_status(current_caller(), args["order_id"], args["status"])
         return {"id": order.id, "status": order.status}
+
+
+@blp.route("/<id:order_id>/fulfillments")
+class OrderFulfillments(MethodView):
+    @blp.doc(operationId="createFulfillment")
+    @blp.auth(admin=True)
+    @blp.arguments(
+        FulfillmentRequestSchema,
+        example={k: v for k, v in DOC_FULFILLMENT.items() if k in FULFILLMENT_REQUEST_FIELDS},
+        description="Every field is optional: without lines, everything not yet sent.",
+    )
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.response(201, FulfillmentSchema, example=DOC_FULFILLMENT, headers=REPLAYED_HEADER_DOC)
+    @blp.errors(404, 409, 502, 503)
+    def post(self, request, headers, order_id):
+        """Send lines of an authorized or paid order, with tracking (admins); an authorized
+        order's payment is captured first, and the order is shipped once nothing is left"""
+        made = make_fulfillment(current_caller(), order_id, request, key=headers.get("key"))
+        response = jsonify(made.body)
+        response.status_code = 201
+        if made.replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+        return response

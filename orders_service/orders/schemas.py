@@ -8,16 +8,20 @@ from ..fields import (
     Embedded,
     QueryInteger,
     Schema,
+    StoredList,
+    StrictBoolean,
     StrictInteger,
     UTCDateTime,
     UTCInstant,
     always_sent,
 )
 from ..pagination import KeysetArgsSchema
-from . import disputes
+from . import disputes, fulfillments
 from .lifecycle import ALIASES, STATUSES, next_statuses, next_statuses_sql, normalize_status
 
 MAX_ITEMS = 100
+MAX_LINES = 100
+MAX_QUANTITY = 1000
 
 
 PRODUCT_ID_DOC = [
@@ -132,6 +136,73 @@ class DisputeSchema(Schema):
     amountInCents = ma.fields.Integer(attribute="dispute_amount_in_cents")
 
 
+class LineSchema(Schema):
+    """Units of one of the order's lines, named by its product."""
+
+    productId = StrictInteger(required=True, validate=ma.validate.Range(min=1, max=MAX_ID))
+    quantity = StrictInteger(required=True, validate=ma.validate.Range(min=1, max=MAX_QUANTITY))
+
+
+def each_product_once(lines):
+    products = [line["productId"] for line in lines]
+    if len(set(products)) != len(products):
+        raise ma.ValidationError("Name each product once.")
+
+
+class FulfillmentLineSchema(LineSchema):
+    """Units of a line sent in one fulfilment."""
+
+
+class FulfillmentRequestSchema(Schema):
+    lines = ma.fields.List(
+        ma.fields.Nested(FulfillmentLineSchema),
+        validate=[ma.validate.Length(min=1, max=MAX_LINES), each_product_once],
+        metadata={"description": "What this parcel sends; everything not yet sent if absent."},
+    )
+    carrier = ma.fields.String(
+        load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=100)
+    )
+    trackingNumber = ma.fields.String(
+        attribute="tracking_number",
+        load_default=None,
+        allow_none=True,
+        validate=ma.validate.Length(min=1, max=100),
+    )
+    trackingUrl = ma.fields.Url(
+        attribute="tracking_url",
+        load_default=None,
+        allow_none=True,
+        relative=False,
+        schemes={"http", "https"},
+        validate=ma.validate.Length(max=2048),
+        metadata={"description": "Where the buyer follows the parcel: an absolute http(s) URL."},
+    )
+    notifyCustomer = StrictBoolean(
+        attribute="notify_customer",
+        load_default=False,
+        metadata={"description": "Passed on in order.fulfillment.created, for the shop's mailer."},
+    )
+
+
+@always_sent
+class FulfillmentSchema(Schema):
+    id = ma.fields.Integer()
+    orderId = ma.fields.Integer(attribute="order_id")
+    lines = StoredList(ma.fields.Nested(FulfillmentLineSchema), column="lines_json")
+    carrier = ma.fields.String(allow_none=True, metadata={"example": "UPS"})
+    trackingNumber = ma.fields.String(
+        attribute="tracking_number", allow_none=True, metadata={"example": "1Z999AA10123456784"}
+    )
+    trackingUrl = ma.fields.String(
+        attribute="tracking_url",
+        allow_none=True,
+        metadata={"example": "https://www.ups.com/track?tracknum=1Z999AA10123456784"},
+    )
+    notifyCustomer = ma.fields.Boolean(attribute="notify_customer")
+    actor = ma.fields.String(metadata={"example": "admin:1"})
+    createdAt = UTCDateTime(attribute="created_at")
+
+
 @always_sent
 class OrderSchema(Schema):
     id = ma.fields.Integer()
@@ -160,6 +231,22 @@ class OrderSchema(Schema):
             "description": "The statuses the life cycle lets the order move to now (an open "
             "dispute holds shipped); owners may only cancel a pending order.",
         },
+    )
+    fulfillmentStatus = ma.fields.String(
+        attribute="fulfillment_status",
+        validate=ma.validate.OneOf(fulfillments.STATUSES),
+        metadata={"description": "partial once a line is sent; fulfilled when all are sent "
+                  "or refunded."},
+    )
+    fulfillments = ma.fields.List(
+        ma.fields.Nested(FulfillmentSchema),
+        metadata={"description": "The parcels sent, oldest first."},
+    )
+    authorizationExpiresAt = UTCDateTime(
+        attribute="authorization_expires_at",
+        allow_none=True,
+        metadata={"description": "Until when an authorized payment can be captured (manual "
+                  "capture); null otherwise."},
     )
 
 

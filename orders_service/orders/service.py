@@ -217,9 +217,14 @@ def _discard_intent(order, intent):
 
 
 def update_status(caller, order_id, target):
-    """POST /orders/status-update's rule: admins make any allowed move, owners only cancel."""
+    """POST /orders/status-update's rule: admins make any allowed move, owners only cancel.
+
+    An authorized order shipped this way is captured (paid), then shipped: everything left is
+    sent, as for a paid one (lifecycle.apply_transition)."""
     order = find_order(caller, order_id)
     if not caller.is_admin and target != "canceled":
         raise Forbidden("Customers may only cancel their own pending orders.")
+    if target == "shipped" and order.status == "authorized":
+        order, _ = change_status(order, "paid", caller.actor)  # the hold's capture first
     order, _ = change_status(order, target, caller.actor)
     return order

@@ -1,5 +1,6 @@
 """Payment events (Stripe webhooks, local simulations) applied to orders, each event once."""
 
+import datetime
 import logging
 
 import peewee
@@ -12,14 +13,17 @@ from ..orders.models import Order
 from . import refunds
 from .disputes import EVENT_TYPES as DISPUTE_EVENTS
 from .disputes import apply_dispute
-from .gateway import ProviderRefund, current_gateway
+from .gateway import ProviderRefund, capture_before, current_gateway
 from .models import PaymentEvent
 
 log = logging.getLogger(__name__)
 
 SUCCEEDED = "payment_intent.succeeded"
+# A manual-capture intent whose card was authorized: the hold, until captured or voided.
+AUTHORIZED = "payment_intent.amount_capturable_updated"
 TARGETS = {
     SUCCEEDED: "paid",
+    AUTHORIZED: "authorized",
     "payment_intent.canceled": "canceled",
 }
 PAYMENT_FAILED = "payment_intent.payment_failed"
@@ -83,6 +87,7 @@ def apply_event(event, source="stripe", actor=None):
     if PaymentEvent.get_or_none(PaymentEvent.id == event["id"]) is not None:
         return "duplicate"  # and no provider call for it (the insert below still decides)
     found = refunds_reported(event_type, event["data"]["object"])
+    hold = hold_deadline(event_type, event["data"]["object"])
     with db.atomic():
         try:
             with db.atomic():
@@ -93,7 +98,7 @@ def apply_event(event, source="stripe", actor=None):
         if event_type in DISPUTE_EVENTS:
             outcome, order_id = apply_dispute(event["data"]["object"], event.get("created"), actor)
         else:
-            outcome, order_id = _apply(event_type, event["data"]["object"], actor, found)
+            outcome, order_id = _apply(event_type, event["data"]["object"], actor, found, hold)
         PaymentEvent.update(outcome=outcome[:255], order=order_id).where(
             PaymentEvent.id == event["id"]
         ).execute()
@@ -123,7 +128,27 @@ def refunds_reported(event_type, obj):
     return current_gateway().list_refunds(intent_id) or []
 
 
-def _apply(event_type, obj, actor, found):
+def hold_deadline(event_type, obj):
+    """When an authorization's hold ends (naive UTC), for the event that reports it, or None.
+
+    The deadline is the charge's `capture_before`; an event carries the charge's id only
+    (unless the webhook expands it), so it is read from the provider, before the event's
+    transaction, for an intent of one of our orders.
+    """
+    if event_type != AUTHORIZED:
+        return None
+    charge = obj.get("latest_charge")
+    seconds = capture_before(charge)
+    if seconds is None and isinstance(charge, str) and isinstance(obj.get("id"), str):
+        if Order.select().where(Order.payment_intent_id == obj["id"]).exists():
+            intent = current_gateway().retrieve_intent(obj["id"])
+            seconds = intent.capture_before if intent else None
+    if not isinstance(seconds, int):
+        return None
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(tzinfo=None)
+
+
+def _apply(event_type, obj, actor, found, hold=None):
     intent_id = intent_id_of(event_type, obj)
     if not isinstance(intent_id, str) or not intent_id:
         # A charge made without an intent (another integration on the account): never an
@@ -155,6 +180,12 @@ def _apply(event_type, obj, actor, found):
         Order.update(payment_error=reason).where(Order.id == order.id).execute()
         return f"failure recorded: {reason}", order.id
     target = TARGETS[event_type]
+    if target == "authorized":
+        if obj.get("status") != "requires_capture":
+            return f"ignored: intent is {obj.get('status')}", order.id
+        if order.status == "pending":
+            # Read by the move's event (order.authorized) and the order's body from now on.
+            Order.update(authorization_expires_at=hold).where(Order.id == order.id).execute()
     if target == "canceled" and order.status == "pending" and held(order, utcnow()):
         # Perhaps the cancel of a `paid` by hand, reported before that move could finish.
         raise NotApplicableYet(f"A status change of order {order.id} is under way")

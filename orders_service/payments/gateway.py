@@ -21,6 +21,8 @@ class Intent:
     amount_refunded: int = 0
     # So does a dispute: its charge says it was disputed (list_disputes tells how it stands).
     disputed: bool = False
+    # A manual-capture hold's deadline (Unix seconds: the charge's capture_before), if known.
+    capture_before: int | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ class ProviderRefund:
             refund_key=(obj.get("metadata") or {}).get("refund_key"),
             reason=obj.get("reason"),
         )
+
+
+def capture_before(charge):
+    """A Stripe charge's hold deadline (Unix seconds), if it is an object that has one."""
+    if not isinstance(charge, dict):
+        return None
+    card = (charge.get("payment_method_details") or {}).get("card") or {}
+    return card.get("capture_before")
 
 
 class PaymentError(DomainError):
@@ -94,6 +104,11 @@ class PaymentGateway(abc.ABC):
     @abc.abstractmethod
     def cancel_intent(self, order):
         """Cancel the order's intent."""
+
+    @abc.abstractmethod
+    def capture(self, order):
+        """Capture the order's authorized intent: its amount less what was refunded, once
+        however often asked. PaymentRefused when the hold can no longer be captured."""
 
     @abc.abstractmethod
     def cancel_lost_intent(self, order):

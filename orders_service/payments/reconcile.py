@@ -7,17 +7,20 @@ from ..database import utcnow
 from ..orders.disputes import OPEN
 from ..orders.models import Order
 from .disputes import dispute_columns
-from .events import NotApplicableYet, apply_event
+from .events import AUTHORIZED, NotApplicableYet, apply_event
 from .gateway import PaymentError, current_gateway
 from .models import Refund
 from .refunding import read_back, stale_before
 from .refunds import REFUNDABLE
 
-# What an intent's status at the provider means for a pending order.
+# What an intent's status at the provider means for a pending (or authorized) order.
 EVENT_FOR_STATUS = {
     "succeeded": "payment_intent.succeeded",
     "canceled": "payment_intent.canceled",
+    "requires_capture": AUTHORIZED,
 }
+# The orders whose payment is not settled yet: the provider may have moved on without us.
+UNSETTLED = ("pending", "authorized")
 
 
 def synthetic_event(intent, finding, event_type, obj):
@@ -29,7 +32,7 @@ def missed_events(order, intent):
     """The payment events the intent shows that the order has not followed (its refunds are
     read back into the ledger instead: see `refunds_differ`)."""
     found = []
-    if order.status == "pending" and intent.status in EVENT_FOR_STATUS:
+    if order.status in UNSETTLED and intent.status in EVENT_FOR_STATUS:
         payment_intent = {
             "id": intent.id,
             "object": "payment_intent",
@@ -37,6 +40,10 @@ def missed_events(order, intent):
             "amount_received": intent.amount_received,
             "currency": intent.currency,
             "status": intent.status,
+            # The charge as far as the order reads it: its hold's deadline.
+            "latest_charge": {
+                "payment_method_details": {"card": {"capture_before": intent.capture_before}}
+            },
         }
         found.append(
             synthetic_event(intent, intent.status, EVENT_FOR_STATUS[intent.status], payment_intent)
@@ -76,7 +83,7 @@ def missed_disputes(order, intent, gateway):
 def reconcile_orders(refunds_within):
     """Yield (order id, what happened) for what the intents of unfinished orders show.
 
-    Pending orders are all re-read; sold ones placed within `refunds_within` too, for refunds
+    Pending and authorized orders are all re-read; sold ones placed within `refunds_within` too, for refunds
     (a refunded intent still reads `succeeded`), whose list is read back into the ledger when
     the charge's refunded amount is not the order's, and for disputes (its charge says
     disputed); those with an open dispute, whatever their age, for the dispute's end. A pending
@@ -85,7 +92,7 @@ def reconcile_orders(refunds_within):
     gateway = current_gateway()
     unfinished = Order.select().where(
         Order.payment_intent_id.is_null(False),
-        (Order.status == "pending")
+        Order.status.in_(UNSETTLED)
         | (Order.status.in_(REFUNDABLE) & (Order.created_at >= utcnow() - refunds_within))
         | Order.dispute_status.in_(OPEN),
     )

@@ -64,6 +64,11 @@ def reserve(order, request, actor, **columns):
     The caller holds the order's row lock, so no other refund reserves the same money or units
     meanwhile. OverRefund (409) for more than is left, or a line past what was bought.
     """
+    if order.status == "authorized":
+        raise Conflict(
+            f"Order {order.id}'s payment is only authorized, not taken: cancel the order to "
+            "void the authorization, or fulfil it to capture the payment."
+        )
     if order.status not in REFUNDABLE:
         raise Conflict(
             f"An order that is {order.status} takes no refund: only a paid, shipped or "

@@ -2,20 +2,18 @@
 
 import marshmallow as ma
 
-from ..fields import MAX_ID, Schema, StrictBoolean, StrictInteger, UTCDateTime
+from ..fields import Schema, StrictBoolean, StrictInteger, UTCDateTime
+from ..orders.schemas import MAX_LINES, LineSchema, each_product_once
 
 MAX_REASON = 500
-MAX_LINES = 100
 # As an order's own bounds (orders/service.py): no refund is worth more than an order can be.
 MAX_AMOUNT = 99_999_999
-MAX_QUANTITY = 1000
 REFUND_STATUSES = ("pending", "succeeded", "failed")
 ORIGINS = ("staff", "stripe")
 
 
-class RefundLineSchema(Schema):
-    productId = StrictInteger(required=True, validate=ma.validate.Range(min=1, max=MAX_ID))
-    quantity = StrictInteger(required=True, validate=ma.validate.Range(min=1, max=MAX_QUANTITY))
+class RefundLineSchema(LineSchema):
+    """Units of a line to refund."""
 
 
 class _RefundRequestBase(Schema):
@@ -67,9 +65,11 @@ class RefundRequestSchema(AmountRefundSchema, LineRefundSchema):
             raise ma.ValidationError("Give exactly one of amountInCents and lines.")
         if data["restock"] and "lines" not in data:
             raise ma.ValidationError("Only a refund of lines can restock.", "restock")
-        products = [line["productId"] for line in data.get("lines", ())]
-        if len(set(products)) != len(products):
-            raise ma.ValidationError("Name each product once.", "lines")
+        if "lines" in data:
+            try:
+                each_product_once(data["lines"])
+            except ma.ValidationError as error:
+                raise ma.ValidationError(error.messages, "lines") from None
 
 
 REFUND_REQUEST_DOC = {"oneOf": [AmountRefundSchema, LineRefundSchema]}

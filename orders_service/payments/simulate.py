@@ -8,15 +8,19 @@ from ..orders.models import Order
 from .local import stripe_like_id
 
 EVENT_TYPES = {
+    "authorized": "payment_intent.amount_capturable_updated",
     "succeeded": "payment_intent.succeeded",
     "failed": "payment_intent.payment_failed",
     "canceled": "payment_intent.canceled",
 }
 INTENT_STATUS = {
+    "authorized": "requires_capture",
     "succeeded": "succeeded",
     "failed": "requires_payment_method",
     "canceled": "canceled",
 }
+# How long a card network holds an authorization for online payments (Stripe's default).
+HOLD_SECONDS = 7 * 24 * 3600
 
 
 def _order_with_intent(order_id):
@@ -64,4 +68,14 @@ def simulated_event(order_id, outcome):
     }
     if outcome == "failed":
         intent["last_payment_error"] = {"message": "Your card was declined (simulated)."}
+    if outcome == "authorized":
+        intent["amount_capturable"] = order.amount_in_cents
+        intent["capture_method"] = "manual"
+        intent["latest_charge"] = {
+            "id": stripe_like_id("ch"),
+            "object": "charge",
+            "payment_method_details": {
+                "card": {"capture_before": int(time.time()) + HOLD_SECONDS}
+            },
+        }
     return _event(EVENT_TYPES[outcome], intent)

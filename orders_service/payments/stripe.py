@@ -13,6 +13,7 @@ from .gateway import (
     PaymentRefused,
     PaymentUnavailable,
     ProviderRefund,
+    capture_before,
 )
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def spends_key(error):
 
 
 def as_intent(payment_intent):
-    obj = payment_intent.to_dict()
+    obj = payment_intent if isinstance(payment_intent, dict) else payment_intent.to_dict()
     charge = obj.get("latest_charge")
     return Intent(
         id=obj["id"],
@@ -101,6 +102,7 @@ def as_intent(payment_intent):
         # Only when asked to expand it is the charge an object rather than its id.
         amount_refunded=charge.get("amount_refunded", 0) if isinstance(charge, dict) else 0,
         disputed=bool(charge.get("disputed")) if isinstance(charge, dict) else False,
+        capture_before=capture_before(charge),
     )
 
 
@@ -109,6 +111,7 @@ class StripeGateway(PaymentGateway):
 
     def __init__(self, config):
         self.client = build_client(config)
+        self.capture_method = config.get("PAYMENT_CAPTURE") or "automatic"
 
     def create_intent(self, order):
         params = {
@@ -117,6 +120,8 @@ class StripeGateway(PaymentGateway):
             "metadata": intent_metadata(order),
             "automatic_payment_methods": {"enabled": True},
         }
+        if self.capture_method == "manual":
+            params["capture_method"] = "manual"  # a hold, captured when the goods leave
         return self._keyed(
             order,
             "intent",
@@ -149,6 +154,30 @@ class StripeGateway(PaymentGateway):
                 # (it was processing a payment that failed since): that key is spent too.
                 spend_key(order, key_generation(order))
                 return self.cancel_intent(order, intent_id, replayed=True)
+            raise
+
+    def capture(self, order):
+        intent_id = order.payment_intent_id
+        params = {"amount_to_capture": order.amount_in_cents - order.amount_refunded_in_cents}
+        try:
+            return self._keyed(
+                order,
+                "capture",
+                lambda options: as_intent(
+                    self.client.v1.payment_intents.capture(
+                        intent_id, params=params, options=options
+                    )
+                ),
+                made=lambda: self._captured(intent_id),
+            )
+        except PaymentRefused as refused:
+            if refused.provider_code != UNEXPECTED_STATE:
+                raise
+            # Captured already (in the dashboard, or by a request that lost its answer): done.
+            # Any other state (canceled: the hold expired) is Stripe's refusal, as it said.
+            intent = self.retrieve_intent(intent_id)
+            if intent.status == "succeeded":
+                return intent
             raise
 
     def cancel_lost_intent(self, order):
@@ -250,6 +279,10 @@ class StripeGateway(PaymentGateway):
             ):
                 return intent
         return NOT_DONE
+
+    def _captured(self, intent_id):
+        intent = self.retrieve_intent(intent_id)
+        return intent if intent.status == "succeeded" else NOT_DONE
 
     def _canceled(self, intent_id):
         intent = self.retrieve_intent(intent_id)
