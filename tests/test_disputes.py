@@ -167,7 +167,8 @@ def test_dispute_events_number_with_status_changes_without_gap_or_repeat(
         ("order.dispute.updated", 3),
         ("order.dispute.updated", 4),
         ("order.dispute.updated", 5),
-        ("order.shipped", 6),
+        ("order.fulfillment.created", 6),
+        ("order.shipped", 7),
     ]
     assert [e["data"]["dispute"]["previousStatus"] for e in events[2:5]] == [
         None,

@@ -27,6 +27,8 @@ class Recorded:
     form: dict = field(default_factory=dict)
 
 
+# How long Stripe holds a card payment's authorization for online payments by default.
+HOLD_SECONDS = 7 * 24 * 3600
 # A refund's statuses that its charge's `amount_refunded` holds.
 HOLDING = {"pending", "requires_action", "succeeded"}
 
@@ -92,6 +94,7 @@ class FakeStripe:
         self.on_request = None
         self.fail_when = None
         self.cancels = []  # ids of the intents each cancel that was carried out canceled
+        self.captures = []  # ids of the intents each capture that was carried out captured
         # The status a new refund gets: Stripe's card refunds succeed at once in test mode.
         self.refund_status = "succeeded"
         # The events Stripe would send about refunds, as it would send them (see `_emit`).
@@ -126,20 +129,52 @@ class FakeStripe:
             if status == "succeeded":
                 intent["amount_received"] = intent["amount"]
             if status == "succeeded" and intent["latest_charge"] is None:
-                charge_id = f"ch_fake{next(self._ids):06d}"
-                intent["latest_charge"] = charge_id
-                self.charges[charge_id] = {
-                    "id": charge_id,
-                    "object": "charge",
-                    "amount": intent["amount"],
-                    "amount_refunded": 0,
-                    "currency": intent["currency"],
-                    "payment_intent": intent_id,
-                    "refunded": False,
-                    "disputed": False,
-                    "status": "succeeded",
-                }
+                self._charge(intent)
         return dict(intent)
+
+    def _charge(self, intent, captured=True):
+        """The intent's charge (taken, or held for a manual capture until `capture_before`)."""
+        charge_id = f"ch_fake{next(self._ids):06d}"
+        intent["latest_charge"] = charge_id
+        self.charges[charge_id] = {
+            "id": charge_id,
+            "object": "charge",
+            "amount": intent["amount"],
+            "amount_captured": intent["amount"] if captured else 0,
+            "amount_refunded": 0,
+            "captured": captured,
+            "currency": intent["currency"],
+            "payment_intent": intent["id"],
+            "payment_method_details": {
+                "type": "card",
+                "card": {"capture_before": None if captured else int(time.time()) + HOLD_SECONDS},
+            },
+            "refunded": False,
+            "disputed": False,
+            "status": "succeeded",
+        }
+        return self.charges[charge_id]
+
+    def authorize(self, intent_id):
+        """The buyer confirms a manual-capture intent: the card is held (requires_capture) and
+        Stripe sends payment_intent.amount_capturable_updated. Returns the intent."""
+        with self._lock:
+            intent = self.intents[intent_id]
+            assert intent["capture_method"] == "manual", "only a manual-capture intent is held"
+            intent["status"] = "requires_capture"
+            intent["amount_capturable"] = intent["amount"]
+            self._charge(intent, captured=False)
+            self._emit("payment_intent.amount_capturable_updated", intent)
+            return dict(intent)
+
+    def expire_authorization(self, intent_id):
+        """The hold ran out uncaptured: Stripe cancels the intent itself (reason automatic)
+        and sends payment_intent.canceled."""
+        with self._lock:
+            intent = self.intents[intent_id]
+            intent.update(status="canceled", cancellation_reason="automatic", amount_capturable=0)
+            self._emit("payment_intent.canceled", intent)
+            return dict(intent)
 
     def open_dispute(self, intent_id, status="needs_response", reason="fraudulent", amount=None):
         """The cardholder's bank disputes the intent's charge (an inquiry if status is
@@ -291,7 +326,7 @@ class FakeStripe:
             return self._search(form.get("query", ""))
         if method == "GET" and path == "/v1/disputes":
             return self._list_disputes(form)
-        match = re.fullmatch(r"/v1/payment_intents/([^/]+)(/cancel)?", path)
+        match = re.fullmatch(r"/v1/payment_intents/([^/]+)(/cancel|/capture)?", path)
         if match:
             intent = self.intents.get(match[1])
             if intent is None:
@@ -300,8 +335,10 @@ class FakeStripe:
                 )
             if method == "GET" and not match[2]:
                 return self._expanded(intent, form.get("expand", {}).values())
-            if method == "POST" and match[2]:
+            if method == "POST" and match[2] == "/cancel":
                 return self._cancel(intent)
+            if method == "POST" and match[2] == "/capture":
+                return self._capture(intent, form)
         raise StripeRefusal(404, f"Unrecognized request URL ({method}: {path}).")
 
     def _create_intent(self, form):
@@ -322,6 +359,9 @@ class FakeStripe:
             },
             "last_payment_error": None,
             "latest_charge": None,
+            "capture_method": form.get("capture_method", "automatic"),
+            "amount_capturable": 0,
+            "cancellation_reason": None,
             "created": int(time.time()),
         }
         with self._lock:
@@ -390,6 +430,31 @@ class FakeStripe:
             intent["status"] = "canceled"
             self.cancels.append(intent["id"])
             return intent
+
+    def _capture(self, intent, form):
+        """Stripe's capture: `amount_to_capture` (all that is capturable unless given) of a
+        held intent, which succeeds; Stripe then sends payment_intent.succeeded."""
+        with self._lock:
+            if intent["status"] != "requires_capture":
+                raise StripeRefusal(
+                    400,
+                    "This PaymentIntent could not be captured because it has a status of "
+                    f"{intent['status']}.",
+                    "payment_intent_unexpected_state",
+                )
+            amount = int(form.get("amount_to_capture", intent["amount_capturable"]))
+            if amount > intent["amount_capturable"]:
+                raise StripeRefusal(
+                    400,
+                    "The amount_to_capture must be less than or equal to the amount_capturable.",
+                    "amount_too_large",
+                )
+            charge = self.charges[intent["latest_charge"]]
+            charge.update(captured=True, amount_captured=amount)
+            intent.update(status="succeeded", amount_received=amount, amount_capturable=0)
+            self.captures.append(intent["id"])
+            self._emit("payment_intent.succeeded", intent)
+            return dict(intent)
 
     def _refund(self, form):
         """Stripe's create refund: `amount` (the rest unless given) of the intent's charge."""
