@@ -16,6 +16,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from flask import jsonify
+
 from .database import db, is_sqlite, utcnow
 from .errors import Conflict
 from .orders.models import IdempotencyKey
@@ -27,6 +29,17 @@ REPLAYED_HEADER_DOC = {
         "schema": {"type": "string", "enum": ["true"]},
     }
 }
+
+
+def created(body, replayed):
+    """The 201 of a keyed POST: `body` as it was first serialized (a replay answers the stored
+    one), marked when it is the first response again."""
+    response = jsonify(body)
+    response.status_code = 201
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
 
 # Far longer than one phase of a request lasts (the provider's whole budget is 24 s): a lease
 # this old belongs to a request that died.

@@ -1,12 +1,12 @@
 """Orders: list, read, history, create (idempotently) and change status."""
 
-from flask import current_app, jsonify, url_for
+from flask import current_app, url_for
 from flask.views import MethodView
 
 from ..auth import current_caller
 from ..documents import response
 from ..extensions import Blueprint
-from ..idempotency import REPLAYED_HEADER_DOC
+from ..idempotency import REPLAYED_HEADER_DOC, created
 from ..pagination import LINK_HEADER_DOC
 from .queries import history_document, order_document, order_page_document
 from .schemas import (
@@ -118,19 +118,15 @@ class NewOrder(MethodView):
     @blp.errors(409, 502, 503)
     def post(self, items, headers):
         """Create an order from product ids, priced by the catalog"""
-        created = create_order(
+        order = create_order(
             current_caller(),
             items,
             current_app.config["CURRENCY"],
             order_schema.dump,
             key=headers.get("key"),
         )
-        # Already serialized (a replay answers the stored body), so it goes out as it is.
-        response = jsonify(created.body)
-        response.status_code = 201
-        response.headers["Location"] = url_for("orders.OrderById", order_id=created.body["id"])
-        if created.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
+        response = created(order.body, order.replayed)
+        response.headers["Location"] = url_for("orders.OrderById", order_id=order.body["id"])
         return response
 
 
@@ -163,8 +159,4 @@ class OrderFulfillments(MethodView):
         """Send lines of an authorized or paid order, with tracking (admins); an authorized
         order's payment is captured first, and the order is shipped once nothing is left"""
         made = make_fulfillment(current_caller(), order_id, request, key=headers.get("key"))
-        response = jsonify(made.body)
-        response.status_code = 201
-        if made.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return response
+        return created(made.body, made.replayed)

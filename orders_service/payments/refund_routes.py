@@ -1,11 +1,10 @@
 """An order's refunds: list them, and make one (admins)."""
 
-from flask import jsonify
 from flask.views import MethodView
 
 from ..auth import current_caller
 from ..extensions import Blueprint
-from ..idempotency import REPLAYED_HEADER_DOC
+from ..idempotency import REPLAYED_HEADER_DOC, created
 from ..orders.schemas import IdempotencyHeaderSchema
 from .refunding import make_refund, refunds_for
 from .schemas import REFUND_REQUEST_DOC, RefundRequestSchema, RefundSchema
@@ -50,9 +49,4 @@ class OrderRefunds(MethodView):
     def post(self, request, headers, order_id):
         """Refund an amount, or lines, of a paid, shipped or completed order (admins)"""
         made = make_refund(current_caller(), order_id, request, key=headers.get("key"))
-        # Already serialized (a replay answers the stored body), so it goes out as it is.
-        response = jsonify(made.body)
-        response.status_code = 201
-        if made.replayed:
-            response.headers["Idempotent-Replayed"] = "true"
-        return response
+        return created(made.body, made.replayed)

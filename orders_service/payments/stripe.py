@@ -133,52 +133,50 @@ class StripeGateway(PaymentGateway):
 
     def cancel_intent(self, order, intent_id=None, replayed=False):
         intent_id = intent_id or order.payment_intent_id
-        try:
-            return self._keyed(
-                order,
-                "cancel",
-                lambda options: as_intent(
-                    self.client.v1.payment_intents.cancel(intent_id, options=options)
-                ),
-                made=lambda: self._canceled(intent_id),
-            )
-        except PaymentRefused as refused:
-            if refused.provider_code != UNEXPECTED_STATE:
-                raise
-            intent = self.retrieve_intent(intent_id)
-            # Canceled already (in the dashboard, or by a run that lost its answer): done.
-            if intent.status == "canceled":
-                return intent
-            if intent.status in CANCELABLE and not replayed:
-                # A refusal Stripe kept under the key from when the intent could not be canceled
-                # (it was processing a payment that failed since): that key is spent too.
-                spend_key(order, key_generation(order))
-                return self.cancel_intent(order, intent_id, replayed=True)
-            raise
+        intent, refused = self._move(
+            order, "cancel", intent_id, self.client.v1.payment_intents.cancel, "canceled"
+        )
+        if refused and intent.status in CANCELABLE and not replayed:
+            # A refusal Stripe kept under the key from when the intent could not be canceled
+            # (it was processing a payment that failed since): that key is spent too.
+            spend_key(order, key_generation(order))
+            return self.cancel_intent(order, intent_id, replayed=True)
+        if refused:
+            raise refused
+        return intent
 
     def capture(self, order):
-        intent_id = order.payment_intent_id
         params = {"amount_to_capture": order.amount_in_cents - order.amount_refunded_in_cents}
+
+        def capture(intent_id, options):
+            return self.client.v1.payment_intents.capture(intent_id, params=params, options=options)
+
+        # Refused in any other state (canceled: the hold expired) is Stripe's refusal, as said.
+        intent, refused = self._move(
+            order, "capture", order.payment_intent_id, capture, "succeeded"
+        )
+        if refused:
+            raise refused
+        return intent
+
+    def _move(self, order, action, intent_id, call, done):
+        """(intent, None) once `call(intent_id, options)` has moved the intent to `done` under
+        the order's key for `action` (see _keyed); (intent as it is, the refusal) when Stripe
+        refused because the intent is in another state. An intent found in `done` already was
+        moved in the dashboard, or by a request that lost its answer: that is done too."""
         try:
-            return self._keyed(
+            intent = self._keyed(
                 order,
-                "capture",
-                lambda options: as_intent(
-                    self.client.v1.payment_intents.capture(
-                        intent_id, params=params, options=options
-                    )
-                ),
-                made=lambda: self._captured(intent_id),
+                action,
+                lambda options: as_intent(call(intent_id, options=options)),
+                made=lambda: self._in_status(intent_id, done),
             )
+            return intent, None
         except PaymentRefused as refused:
             if refused.provider_code != UNEXPECTED_STATE:
                 raise
-            # Captured already (in the dashboard, or by a request that lost its answer): done.
-            # Any other state (canceled: the hold expired) is Stripe's refusal, as it said.
             intent = self.retrieve_intent(intent_id)
-            if intent.status == "succeeded":
-                return intent
-            raise
+            return intent, (None if intent.status == done else refused)
 
     def cancel_lost_intent(self, order):
         # The same request under the creation's own key: Stripe answers with the intent it made
@@ -280,13 +278,9 @@ class StripeGateway(PaymentGateway):
                 return intent
         return NOT_DONE
 
-    def _captured(self, intent_id):
+    def _in_status(self, intent_id, status):
         intent = self.retrieve_intent(intent_id)
-        return intent if intent.status == "succeeded" else NOT_DONE
-
-    def _canceled(self, intent_id):
-        intent = self.retrieve_intent(intent_id)
-        return intent if intent.status == "canceled" else NOT_DONE
+        return intent if intent.status == status else NOT_DONE
 
     def _find_refund(self, order, key):
         """The refund a spent key's request may have made (its metadata names it), or NOT_DONE."""
