@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from orders_service.database import db
 from orders_service.orders.disputes import STATUSES as DISPUTE_STATUSES
 from orders_service.orders.lifecycle import STATUSES
-from orders_service.orders.models import Order, OrderHistory, OrderLine
+from orders_service.orders.fulfillments import STATUSES as FULFILLMENT_STATUSES
+from orders_service.orders.models import Fulfillment, Order, OrderHistory, OrderLine
 from orders_service.orders.queries import attach_lines
 from orders_service.orders.schemas import HistorySchema, OrderSchema
 from orders_service.products.models import Product
@@ -61,9 +62,34 @@ orders = st.builds(
             "amount_refunded_in_cents": st.integers(0, BIG),
             "currency": st.text("abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=3),
             "client_secret": texts.map(lambda text: "pi_" + text),
+            "fulfillment_status": st.sampled_from(FULFILLMENT_STATUSES),
+            "authorization_expires_at": st.none() | moments,
         }
     ),
     disputes,
+)
+# Parcels of every shape; an unfulfilled order has none (fulfillments.record keeps it so).
+parcels = st.lists(
+    st.fixed_dictionaries(
+        {
+            # As fulfillments.record writes them: productId, then quantity.
+            "lines_json": st.lists(
+                st.builds(
+                    lambda product, quantity: {"productId": product, "quantity": quantity},
+                    st.integers(1, BIG),
+                    st.integers(1, 1000),
+                ),
+                max_size=4,
+            ).map(json.dumps),
+            "carrier": st.none() | texts.map(lambda text: text[:100]),
+            "tracking_number": st.none() | texts.map(lambda text: text[:100]),
+            "tracking_url": st.none() | texts.map(lambda text: "https://" + text),
+            "notify_customer": st.booleans(),
+            "actor": texts,
+            "created_at": moments,
+        }
+    ),
+    max_size=3,
 )
 history = st.lists(
     st.fixed_dictionaries(
@@ -109,12 +135,15 @@ def stored(app, catalog):
     return store
 
 
-def add_order(order, order_lines, changes=()):
+def add_order(order, order_lines, changes=(), fulfillments=()):
     created = Order.create(**order)
     for line in order_lines:
         OrderLine.create(order=created, **line)
     for change in changes:
         OrderHistory.create(order=created, **change)
+    if created.fulfillment_status != "unfulfilled":
+        for fulfillment in fulfillments:
+            Fulfillment.create(order=created, **fulfillment)
     return created.id
 
 
@@ -123,20 +152,28 @@ def dump_order(order_id):
 
 
 @EXAMPLES
-@given(order=orders, order_lines=lines)
-def test_an_order_body_is_what_the_order_schema_dumps(client, admin, stored, order, order_lines):
-    order_id = stored(lambda: add_order(order, order_lines))
+@given(order=orders, order_lines=lines, sent=parcels)
+def test_an_order_body_is_what_the_order_schema_dumps(
+    client, admin, stored, order, order_lines, sent
+):
+    order_id = stored(lambda: add_order(order, order_lines, fulfillments=sent))
     response = client.get(f"/orders/{order_id}", headers=admin)
     assert response.status_code == 200
     assert same(response.data, stored(lambda: dump_order(order_id)))
 
 
 @EXAMPLES
-@given(page=st.lists(st.tuples(orders, lines), min_size=1, max_size=5), limit=st.integers(1, 6))
+@given(
+    page=st.lists(st.tuples(orders, lines, parcels), min_size=1, max_size=5),
+    limit=st.integers(1, 6),
+)
 def test_a_page_body_is_what_the_order_schema_dumps_for_each(client, admin, stored, page, limit):
     def add():
         Order.delete().where(Order.user_id == BIG).execute()
-        return [add_order({**order, "user_id": BIG}, order_lines) for order, order_lines in page]
+        return [
+            add_order({**order, "user_id": BIG}, order_lines, fulfillments=sent)
+            for order, order_lines, sent in page
+        ]
 
     ids = stored(add)
     response = client.get(f"/orders?userId={BIG}&limit={limit}", headers=admin)

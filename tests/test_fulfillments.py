@@ -332,3 +332,13 @@ def test_the_local_provider_authorizes_and_a_fulfilment_captures_then_ships(
         ("authorized", "paid"),
         ("paid", "shipped"),
     ]
+
+
+def test_the_buyer_cannot_cancel_an_authorized_order(client, customer, place_order, runner):
+    order_id = place_order()["id"]
+    assert runner.invoke(args=["payments", "simulate", str(order_id), "authorized"]).exit_code == 0
+
+    response = status_update(client, customer, order_id, "canceled")
+
+    assert response.status_code == 403
+    assert Order.get_by_id(order_id).status == "authorized"

@@ -222,7 +222,9 @@ def update_status(caller, order_id, target):
     An authorized order shipped this way is captured (paid), then shipped: everything left is
     sent, as for a paid one (lifecycle.apply_transition)."""
     order = find_order(caller, order_id)
-    if not caller.is_admin and target != "canceled":
+    # An authorized order may be canceled, but not by its buyer: the shop decides on a sale
+    # whose money it holds.
+    if not caller.is_admin and (target != "canceled" or order.status == "authorized"):
         raise Forbidden("Customers may only cancel their own pending orders.")
     if target == "shipped" and order.status == "authorized":
         order, _ = change_status(order, "paid", caller.actor)  # the hold's capture first
