@@ -41,7 +41,7 @@ def seed_statements(count, step):
         f"""
         INSERT INTO orders (id, user_id, created_at, status, amount_in_cents, currency,
                             payment_intent_id, client_secret, payment_key_generation,
-                            event_version, amount_refunded_in_cents)
+                            event_version, amount_refunded_in_cents, fulfillment_status)
         SELECT g,
                CASE WHEN mod(g, {step}) = 0 THEN {BENCH_USER} ELSE 2 + mod(g, {OTHER_USERS}) END,
                now() - ({count} - g) * interval '1 minute',
@@ -52,14 +52,15 @@ def seed_statements(count, step):
                'pi_bench' || g || '_secret_bench',
                0,
                1,
-               0
+               0,
+               'unfulfilled'
         FROM generate_series(1, {count}) AS g
         """,
         f"""
         INSERT INTO order_line (order_id, product_id, name, quantity, price_in_cents,
-                                stock_taken, quantity_refunded)
+                                stock_taken, quantity_refunded, quantity_fulfilled)
         SELECT g, line.product_id, 'Bench product ' || line.product_id, line.quantity, {PRICE}, 0,
-               0
+               0, 0
         FROM generate_series(1, {count}) AS g, LATERAL ({LINE_OF}) AS line
         ORDER BY g, line.k
         """,

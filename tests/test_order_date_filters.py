@@ -159,15 +159,18 @@ SHAPES = [
 # 20,000 orders a minute apart around MARCH: every 5th paid, spread over 397 users.
 MANY = {
     "postgresql": "INSERT INTO orders (user_id, created_at, status, amount_in_cents, currency,"
-    " client_secret, payment_key_generation, event_version, amount_refunded_in_cents)"
+    " client_secret, payment_key_generation, event_version, amount_refunded_in_cents,"
+    " fulfillment_status)"
     " SELECT 2 + mod(g, 397), TIMESTAMP '2026-03-01' + (g - 10000) * INTERVAL '1 minute',"
-    " CASE WHEN mod(g, 5) = 0 THEN 'paid' ELSE 'pending' END, 100, 'usd', 's', 0, 1, 0"
-    " FROM generate_series(1, 20000) AS g",
+    " CASE WHEN mod(g, 5) = 0 THEN 'paid' ELSE 'pending' END, 100, 'usd', 's', 0, 1, 0,"
+    " 'unfulfilled' FROM generate_series(1, 20000) AS g",
     "sqlite": "INSERT INTO orders (user_id, created_at, status, amount_in_cents, currency,"
-    " client_secret, payment_key_generation, event_version, amount_refunded_in_cents)"
+    " client_secret, payment_key_generation, event_version, amount_refunded_in_cents,"
+    " fulfillment_status)"
     " WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 20000)"
     " SELECT 2 + g % 397, datetime('2026-03-01', (g - 10000) || ' minutes'),"
-    " CASE WHEN g % 5 = 0 THEN 'paid' ELSE 'pending' END, 100, 'usd', 's', 0, 1, 0 FROM s",
+    " CASE WHEN g % 5 = 0 THEN 'paid' ELSE 'pending' END, 100, 'usd', 's', 0, 1, 0,"
+    " 'unfulfilled' FROM s",
 }
 
 
