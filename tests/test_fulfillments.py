@@ -342,3 +342,43 @@ def test_the_buyer_cannot_cancel_an_authorized_order(client, customer, place_ord
 
     assert response.status_code == 403
     assert Order.get_by_id(order_id).status == "authorized"
+
+
+def test_a_line_refund_of_all_that_was_left_to_send_ships_the_order(client, admin, paid_order):
+    order_id = paid_order()
+    assert (
+        fulfil(client, admin, order_id, {"lines": [{"productId": 3, "quantity": 2}]}).status_code
+        == 201
+    )
+
+    refund = {"lines": [{"productId": 8, "quantity": 1}]}  # the local provider: succeeds at once
+    assert client.post(f"/orders/{order_id}/refunds", json=refund, headers=admin).status_code == 201
+
+    order = client.get(f"/orders/{order_id}", headers=admin).get_json()
+    assert (order["status"], order["fulfillmentStatus"]) == ("shipped", "fulfilled")
+    assert len(order["fulfillments"]) == 1  # nothing was left to send
+    assert moves(order_id).count(("paid", "shipped")) == 1
+
+
+def test_units_a_failed_refund_gives_back_are_left_to_send_again(
+    stripe_client, stripe_fake, paid, admin
+):
+    from tests.fakes.stripe_events import deliver
+
+    order_id = paid()["id"]
+    refund = {"lines": [{"productId": 8, "quantity": 1}]}
+    made = stripe_client.post(f"/orders/{order_id}/refunds", json=refund, headers=admin)
+    assert fulfil(stripe_client, admin, order_id, {}).status_code == 201  # the hoodies: shipped
+
+    failed = stripe_fake.set_refund_status(stripe_fake.refunds[0]["id"], "failed")
+    [update] = [e for e in stripe_fake.events if e["type"] == "charge.refund.updated"]
+    assert deliver(stripe_client, update).status_code == 200
+    between = stripe_client.get(f"/orders/{order_id}", headers=admin).get_json()
+    socks = fulfil(stripe_client, admin, order_id, {})
+    after = stripe_client.get(f"/orders/{order_id}", headers=admin).get_json()
+
+    assert made.status_code == 201 and failed["status"] == "failed"
+    assert (between["status"], between["fulfillmentStatus"]) == ("shipped", "partial")
+    assert socks.status_code == 201
+    assert socks.get_json()["lines"] == [{"productId": 8, "quantity": 1}]
+    assert (after["status"], after["fulfillmentStatus"]) == ("shipped", "fulfilled")

@@ -89,6 +89,7 @@ def test_a_manual_capture_intent_is_held_then_captured_once_when_the_goods_leave
     assert held["authorizationExpiresAt"] == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert first.status_code == rest.status_code == 201
     assert (paid["status"], paid["fulfillmentStatus"]) == ("paid", "partial")
+    assert paid["authorizationExpiresAt"] is None  # captured: there is no hold any more
     assert [r.status_code for r in redelivered] == [200, 200]
     assert PaymentEvent.get_by_id(succeeded["id"]).outcome == "no change: already paid"
     assert (shipped["status"], shipped["fulfillmentStatus"]) == ("shipped", "fulfilled")

@@ -28,10 +28,7 @@ def left_to_send(order_id):
         OrderLine.quantity_refunded,
         OrderLine.quantity_fulfilled,
     ).where(OrderLine.order == order_id)
-    return {
-        line.product_id: max(0, line.quantity - line.quantity_refunded - line.quantity_fulfilled)
-        for line in lines
-    }
+    return {line.product_id: _left(line) for line in lines}
 
 
 def check_lines(order_id, lines):
@@ -83,7 +80,7 @@ def record(order, request, actor, idempotency_key=None):
         OrderLine.update(quantity_fulfilled=OrderLine.quantity_fulfilled + item["quantity"]).where(
             OrderLine.order == order.id, OrderLine.product == item["productId"]
         ).execute()
-    _set_status(order, "fulfilled" if everything_sent(order.id) else "partial")
+    order.fulfillment_status = recount(order.id)
     # Imported here: the schemas import the life cycle, which imports this ledger.
     from .schemas import FulfillmentSchema
 
@@ -101,11 +98,29 @@ def send_rest(order, actor):
     """What a move to `shipped` sends: everything left, as one fulfilment without tracking (an
     order whose lines are all sent or refunded already is only marked fulfilled)."""
     if everything_sent(order.id):
-        _set_status(order, "fulfilled")
         return None
     return record(order, {}, actor)
 
 
-def _set_status(order, status):
-    order.fulfillment_status = status
-    Order.update(fulfillment_status=status).where(Order.id == order.id).execute()
+def recount(order_id):
+    """Set the order's fulfillment_status from its lines as they are now, and return it:
+    unfulfilled until a unit is sent, then partial while anything is left, then fulfilled.
+    Called wherever a line's counts move: a fulfilment, and a line refund that claims units
+    or gives them back (payments/refunds.py)."""
+    lines = list(
+        OrderLine.select(
+            OrderLine.quantity, OrderLine.quantity_refunded, OrderLine.quantity_fulfilled
+        ).where(OrderLine.order == order_id)
+    )
+    if not any(line.quantity_fulfilled for line in lines):
+        status = "unfulfilled"
+    elif any(_left(line) for line in lines):
+        status = "partial"
+    else:
+        status = "fulfilled"
+    Order.update(fulfillment_status=status).where(Order.id == order_id).execute()
+    return status
+
+
+def _left(line):
+    return max(0, line.quantity - line.quantity_refunded - line.quantity_fulfilled)

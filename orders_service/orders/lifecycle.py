@@ -114,7 +114,11 @@ def apply_transition(order_id, target, actor, undoing_refund=False):
         OrderHistory.create(
             order=order.id, from_status=order.status, to_status=target, actor=actor, at=utcnow()
         )
-        Order.update(status=target).where(Order.id == order.id).execute()
+        changes = {"status": target}
+        if order.status == "authorized":
+            # Captured or voided, the hold is gone, and its deadline with it.
+            changes["authorization_expires_at"] = order.authorization_expires_at = None
+        Order.update(**changes).where(Order.id == order.id).execute()
         if target == "canceled":
             give_back(order.id)
         previous, order.status = order.status, target

@@ -15,6 +15,8 @@ from peewee import fn
 from ..database import db, locked, utcnow
 from ..errors import Conflict
 from ..events import outbox
+from ..orders import fulfillments
+from ..orders.disputes import holds
 from ..orders.lifecycle import apply_transition
 from ..orders.models import Order, OrderLine
 from ..products.stock import give_back
@@ -118,10 +120,13 @@ def _claim_lines(order, lines):
 
 
 def _move_units(order_id, lines, sign):
+    """Claim (+1) or give back (-1) the units of `lines`; what is left to send moves with
+    them, and so may the order's fulfillment_status, which is returned."""
     for item in lines:
         OrderLine.update(
             quantity_refunded=OrderLine.quantity_refunded + sign * item["quantity"]
         ).where(OrderLine.order == order_id, OrderLine.product == item["productId"]).execute()
+    return fulfillments.recount(order_id)
 
 
 def withdraw(refund):
@@ -144,8 +149,8 @@ def advance(order_id, refund, provider_status, actor):
     before = refund.status
     refund.status = status
     Refund.update(status=status).where(Refund.id == refund.id).execute()
-    if status == "failed":
-        _move_units(order_id, refund.lines, -1)
+    if status == "failed" and refund.lines:
+        order.fulfillment_status = _move_units(order_id, refund.lines, -1)
     if status == "succeeded" and refund.restock:
         lines = {line.product_id: line.id for line in order_lines(order_id)}
         give_back(order_id, {lines[item["productId"]]: item["quantity"] for item in refund.lines})
@@ -160,9 +165,18 @@ def advance(order_id, refund, provider_status, actor):
                 Refund.id == refund.id
             ).execute()
             apply_transition(order_id, "refunded", actor)
+        elif _sent_or_refunded(order):
+            apply_transition(order_id, "shipped", actor)
     elif before == "succeeded" and order.status == "refunded" and refund.status_before_refunded:
         apply_transition(order_id, refund.status_before_refunded, actor, undoing_refund=True)
     return True
+
+
+def _sent_or_refunded(order):
+    """True if a line refund has left a paid order nothing to send, some of it sent: the goods
+    have left, so the order is shipped (unless a dispute holds it)."""
+    held = holds("shipped", order.dispute_status)
+    return order.status == "paid" and order.fulfillment_status == "fulfilled" and not held
 
 
 def order_lines(order_id):
