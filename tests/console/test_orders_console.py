@@ -143,7 +143,7 @@ def test_ship_then_refund_one_line_with_restock(console, admin, client, customer
     ("path", "buttons"),
     [
         ([], ["Mark paid (by hand)", "Cancel order"]),
-        (["paid"], ["Mark shipped", "Mark completed", "Refund the rest", "Refund…"]),
+        (["paid"], ["Mark shipped", "Mark completed", "Refund the rest", "Fulfil…", "Refund…"]),
         (["paid", "shipped"], ["Mark completed", "Refund the rest", "Refund…"]),
         (["canceled"], []),
     ],
@@ -249,7 +249,8 @@ def test_by_keyboard_alone_filter_open_an_order_and_ship_it(
 
     focus_by_tab(page, "Status")
     page.keyboard.press("ArrowDown")  # any -> pending
-    page.keyboard.press("ArrowDown")  # pending -> paid
+    page.keyboard.press("ArrowDown")  # pending -> authorized
+    page.keyboard.press("ArrowDown")  # authorized -> paid
     focus_by_tab(page, "Filter")
     page.keyboard.press("Enter")
     page.wait_for_url("**status=paid")

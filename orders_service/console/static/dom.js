@@ -68,6 +68,20 @@ export function when(iso) {
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString();
 }
 
+/** A link to another site (a carrier's tracking page), opened in a new tab that gets neither
+ * this page's window nor its address. Only an http(s) address becomes a link: anything else
+ * (javascript:, data:) is shown as text, whoever wrote it. */
+export function outsideLink(address, text) {
+  let parsed;
+  try {
+    parsed = new URL(address);
+  } catch {
+    return address;
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") return address;
+  return h("a", { href: parsed.href, rel: "noopener noreferrer", target: "_blank" }, text);
+}
+
 /** A short message for staff in the notice area (role=status, read out by screen readers). */
 export function notify(message, kind = "info") {
   const notice = document.getElementById("notice");

@@ -3,7 +3,7 @@ import { get } from "./api.js";
 import { fill, h, money, when } from "./dom.js";
 import { go } from "./router.js";
 
-export const STATUSES = ["pending", "paid", "shipped", "completed", "canceled", "refunded"];
+export const STATUSES = ["pending", "authorized", "paid", "shipped", "completed", "canceled", "refunded"];
 const FILTERS = ["status", "userId", "from", "to"];
 
 // A day in the staff's own time zone, as the API's instants (createdAfter/createdBefore);
@@ -55,6 +55,7 @@ function row(order) {
     h("td", {}, when(order.date)),
     h("td", {}, String(order.userId)),
     h("td", {}, h("span", { class: `status ${order.status}` }, order.status)),
+    h("td", {}, order.fulfillmentStatus),
     h("td", { class: "num" }, String(items)),
     h("td", { class: "num" }, money(order.amountInCents, order.currency)),
     h("td", { class: "num" }, order.amountRefundedInCents ? money(order.amountRefundedInCents, order.currency) : ""),
@@ -80,7 +81,7 @@ export async function ordersPage(main, query) {
   const table = data.length
     ? h("table", { class: "orders" },
       h("caption", { class: "sr-only" }, "Orders, newest first"),
-      h("thead", {}, h("tr", {}, ["Order", "Placed", "Customer", "Status", "Items", "Total", "Refunded"].map((name) => h("th", { scope: "col" }, name)))),
+      h("thead", {}, h("tr", {}, ["Order", "Placed", "Customer", "Status", "Fulfilment", "Items", "Total", "Refunded"].map((name) => h("th", { scope: "col" }, name)))),
       h("tbody", {}, data.map(row)))
     : h("p", { class: "empty" }, "No orders match.");
   fill(main, h("h1", {}, "Orders"), filterForm(query), h("div", { class: "scroll" }, table), pager);
