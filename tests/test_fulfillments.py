@@ -58,7 +58,9 @@ def test_two_parcels_with_tracking_make_the_order_partial_then_fulfilled_and_shi
 ):
     order_id = paid_order()
 
-    first = fulfil(client, admin, order_id, {"lines": [{"productId": 3, "quantity": 1}], **TRACKING})
+    first = fulfil(
+        client, admin, order_id, {"lines": [{"productId": 3, "quantity": 1}], **TRACKING}
+    )
     between = client.get(f"/orders/{order_id}", headers=customer).get_json()
     second = fulfil(client, admin, order_id, {"carrier": "DHL", "trackingNumber": "JD0002"})
     after = client.get(f"/orders/{order_id}", headers=customer).get_json()
@@ -115,11 +117,12 @@ def test_the_order_body_with_fulfilments_is_the_same_from_sql_and_from_python(
     ]
 
 
-def test_a_line_past_what_is_left_is_409_naming_it_and_records_nothing(
-    client, admin, paid_order
-):
+def test_a_line_past_what_is_left_is_409_naming_it_and_records_nothing(client, admin, paid_order):
     order_id = paid_order()
-    assert fulfil(client, admin, order_id, {"lines": [{"productId": 3, "quantity": 1}]}).status_code == 201
+    assert (
+        fulfil(client, admin, order_id, {"lines": [{"productId": 3, "quantity": 1}]}).status_code
+        == 201
+    )
     events_before = len(events_of(order_id))
 
     response = fulfil(
@@ -134,7 +137,10 @@ def test_a_line_past_what_is_left_is_409_naming_it_and_records_nothing(
     assert body["message"] == "More units than are left to send: product 3: 2 asked, 1 left."
     assert body["errors"] == {"lines": [{"productId": 3, "requested": 2, "left": 1}]}
     assert Fulfillment.select().where(Fulfillment.order == order_id).count() == 1
-    sent = {line.product_id: line.quantity_fulfilled for line in OrderLine.select().where(OrderLine.order == order_id)}
+    sent = {
+        line.product_id: line.quantity_fulfilled
+        for line in OrderLine.select().where(OrderLine.order == order_id)
+    }
     assert sent == {3: 1, 8: 0}  # the socks of the refused request were not sent either
     assert len(events_of(order_id)) == events_before
     assert Order.get_by_id(order_id).fulfillment_status == "partial"
@@ -215,7 +221,9 @@ def test_only_an_authorized_paid_or_partly_sent_shipped_order_takes_a_fulfilment
     response = fulfil(client, admin, order_id, {})
 
     assert response.status_code == 409
-    assert response.get_json()["message"].startswith(f"An order that is {status} takes no fulfilment")
+    assert response.get_json()["message"].startswith(
+        f"An order that is {status} takes no fulfilment"
+    )
     assert Fulfillment.select().count() == 0
 
 
@@ -263,7 +271,9 @@ def test_the_same_key_replays_the_fulfilment_and_another_body_with_it_is_409(
 
     first = fulfil(client, admin, order_id, body, key="parcel-1")
     again = fulfil(client, admin, order_id, body, key="parcel-1")
-    other = fulfil(client, admin, order_id, {"lines": [{"productId": 8, "quantity": 1}]}, key="parcel-1")
+    other = fulfil(
+        client, admin, order_id, {"lines": [{"productId": 8, "quantity": 1}]}, key="parcel-1"
+    )
 
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"

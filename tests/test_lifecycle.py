@@ -11,7 +11,8 @@ from orders_service.orders.schemas import OrderSchema
 
 ALLOWED = {(a, b) for a, targets in TRANSITIONS.items() for b in targets}
 FORBIDDEN = {(a, b) for a, b in itertools.product(STATUSES, STATUSES) if a != b} - ALLOWED
-# Two moves in one request, as documented: captured (paid), then shipped (tests/test_fulfillments.py).
+# Two moves in one request, as documented: captured (paid), then shipped
+# (tests/test_fulfillments.py).
 FORBIDDEN -= {("authorized", "shipped")}
 # The moves staff may ask for: only the provider's events authorize a payment.
 STAFF_MOVES = {(a, b) for a, b in ALLOWED if b not in PROVIDER_ONLY}

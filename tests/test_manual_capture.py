@@ -9,7 +9,7 @@ from orders_service.config import ConfigError
 from orders_service.orders.models import Fulfillment, Order, OrderHistory
 from orders_service.payments.models import PaymentEvent
 from orders_service.products.models import Product
-from tests.fakes.stripe_events import deliver, event
+from tests.fakes.stripe_events import deliver
 
 CART = ["3", "3", "8"]
 TOTAL = 2 * 4999 + 899
@@ -32,8 +32,12 @@ def authorized(manual_client, stripe_fake, customer, catalog):
         order = response.get_json()
         intent = stripe_fake.authorize(intent_id(order))
         if deliver_event:
-            [sent] = [e for e in stripe_fake.events if e["type"].endswith("capturable_updated")
-                      and e["data"]["object"]["id"] == intent["id"]]
+            [sent] = [
+                e
+                for e in stripe_fake.events
+                if e["type"].endswith("capturable_updated")
+                and e["data"]["object"]["id"] == intent["id"]
+            ]
             assert deliver(manual_client, sent).status_code == 200
         return {**order, "intent": intent}
 
@@ -79,7 +83,9 @@ def test_a_manual_capture_intent_is_held_then_captured_once_when_the_goods_leave
     assert created["capture_method"] == "manual"
     assert held["status"] == "authorized"
     capture_before = stripe_fake.charges[order["intent"]["latest_charge"]]["payment_method_details"]
-    expected = datetime.datetime.fromtimestamp(capture_before["card"]["capture_before"], datetime.UTC)
+    expected = datetime.datetime.fromtimestamp(
+        capture_before["card"]["capture_before"], datetime.UTC
+    )
     assert held["authorizationExpiresAt"] == expected.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert first.status_code == rest.status_code == 201
     assert (paid["status"], paid["fulfillmentStatus"]) == ("paid", "partial")
@@ -105,7 +111,9 @@ def test_the_captures_own_event_arriving_after_the_goods_left_changes_nothing(
     order = authorized()
     assert fulfil(manual_client, admin, order["id"]).status_code == 201
     [succeeded] = events_of_type(stripe_fake, "payment_intent.succeeded", intent_id(order))
-    late_hold = events_of_type(stripe_fake, "payment_intent.amount_capturable_updated", intent_id(order))
+    late_hold = events_of_type(
+        stripe_fake, "payment_intent.amount_capturable_updated", intent_id(order)
+    )
 
     replies = [deliver(manual_client, e) for e in (succeeded, *late_hold, succeeded)]
 

@@ -332,13 +332,20 @@ def test_migration_0013_gives_each_order_shipped_before_it_one_fulfilment_of_eve
         assert runner.up() == ["0013_fulfillments"]
         db.close()
 
-    orders = {i: client.get(f"/orders/{i}", headers=admin).get_json() for i in (shipped, completed, paid)}
+    orders = {
+        i: client.get(f"/orders/{i}", headers=admin).get_json() for i in (shipped, completed, paid)
+    }
     for order_id in (shipped, completed):
         [fulfillment] = orders[order_id]["fulfillments"]
         assert orders[order_id]["fulfillmentStatus"] == "fulfilled"
-        assert fulfillment["lines"] == [{"productId": 3, "quantity": 2}, {"productId": 8, "quantity": 1}]
+        assert fulfillment["lines"] == [
+            {"productId": 3, "quantity": 2},
+            {"productId": 8, "quantity": 1},
+        ]
         assert (fulfillment["actor"], fulfillment["trackingNumber"]) == ("system", None)
-    assert orders[shipped]["fulfillments"][0]["createdAt"] == shipped_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert orders[shipped]["fulfillments"][0]["createdAt"] == shipped_at.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     assert (orders[paid]["fulfillmentStatus"], orders[paid]["fulfillments"]) == ("unfulfilled", [])
     # Nothing is left to send of an order the migration fulfilled.
     response = client.post(f"/orders/{shipped}/fulfillments", json={}, headers=admin)

@@ -11,7 +11,8 @@ from peewee import *
 # The lines of an order, as a fulfilment keeps them, in each database's JSON.
 LINES = {
     "sqlite": "(SELECT json_group_array(json_object('productId', l.product_id, 'quantity',"
-    " l.quantity)) FROM (SELECT * FROM order_line AS l WHERE l.order_id = o.id ORDER BY l.id) AS l)",
+    " l.quantity)) FROM (SELECT * FROM order_line AS l WHERE l.order_id = o.id ORDER BY l.id)"
+    " AS l)",
     "postgres": "(SELECT json_agg(json_build_object('productId', l.product_id, 'quantity',"
     " l.quantity) ORDER BY l.id)::text FROM order_line AS l WHERE l.order_id = o.id)",
 }

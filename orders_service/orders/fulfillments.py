@@ -23,7 +23,10 @@ class NothingLeft(Conflict):
 def left_to_send(order_id):
     """{product id: units left to send} of every line of the order."""
     lines = OrderLine.select(
-        OrderLine.product, OrderLine.quantity, OrderLine.quantity_refunded, OrderLine.quantity_fulfilled
+        OrderLine.product,
+        OrderLine.quantity,
+        OrderLine.quantity_refunded,
+        OrderLine.quantity_fulfilled,
     ).where(OrderLine.order == order_id)
     return {
         line.product_id: max(0, line.quantity - line.quantity_refunded - line.quantity_fulfilled)
@@ -41,7 +44,11 @@ def check_lines(order_id, lines):
             raise NothingLeft(f"Order {order_id} has nothing left to send.")
         return lines
     short = [
-        {"productId": item["productId"], "requested": item["quantity"], "left": left.get(item["productId"], 0)}
+        {
+            "productId": item["productId"],
+            "requested": item["quantity"],
+            "left": left.get(item["productId"], 0),
+        }
         for item in lines
         if item["quantity"] > left.get(item["productId"], 0)
     ]

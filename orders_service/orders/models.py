@@ -61,7 +61,9 @@ class Order(BaseModel):
         none, so its body costs no query)."""
         if self.fulfillment_status == "unfulfilled":
             return []
-        return list(Fulfillment.select().where(Fulfillment.order == self.id).order_by(Fulfillment.id))
+        return list(
+            Fulfillment.select().where(Fulfillment.order == self.id).order_by(Fulfillment.id)
+        )
 
 
 class OrderLine(BaseModel):

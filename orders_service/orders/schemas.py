@@ -235,8 +235,9 @@ class OrderSchema(Schema):
     fulfillmentStatus = ma.fields.String(
         attribute="fulfillment_status",
         validate=ma.validate.OneOf(fulfillments.STATUSES),
-        metadata={"description": "partial once a line is sent; fulfilled when all are sent "
-                  "or refunded."},
+        metadata={
+            "description": "partial once a line is sent; fulfilled when all are sent or refunded."
+        },
     )
     fulfillments = ma.fields.List(
         ma.fields.Nested(FulfillmentSchema),
@@ -245,8 +246,10 @@ class OrderSchema(Schema):
     authorizationExpiresAt = UTCDateTime(
         attribute="authorization_expires_at",
         allow_none=True,
-        metadata={"description": "Until when an authorized payment can be captured (manual "
-                  "capture); null otherwise."},
+        metadata={
+            "description": "Until when an authorized payment can be captured (manual "
+            "capture); null otherwise."
+        },
     )
 
 

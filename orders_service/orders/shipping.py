@@ -12,7 +12,7 @@ from ..errors import Conflict
 from ..idempotency import Lease, Replay
 from . import fulfillments
 from .changes import change_status
-from .disputes import DisputeOpen, OPEN
+from .disputes import OPEN, DisputeOpen
 from .lifecycle import apply_transition
 from .models import Order
 from .queries import find_order

@@ -139,10 +139,14 @@ def hold_deadline(event_type, obj):
         return None
     charge = obj.get("latest_charge")
     seconds = capture_before(charge)
-    if seconds is None and isinstance(charge, str) and isinstance(obj.get("id"), str):
-        if Order.select().where(Order.payment_intent_id == obj["id"]).exists():
-            intent = current_gateway().retrieve_intent(obj["id"])
-            seconds = intent.capture_before if intent else None
+    if (
+        seconds is None
+        and isinstance(charge, str)
+        and isinstance(obj.get("id"), str)
+        and Order.select().where(Order.payment_intent_id == obj["id"]).exists()
+    ):
+        intent = current_gateway().retrieve_intent(obj["id"])
+        seconds = intent.capture_before if intent else None
     if not isinstance(seconds, int):
         return None
     return datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(tzinfo=None)

@@ -31,7 +31,10 @@ class LocalGateway(PaymentGateway):
     def capture(self, order):
         amount = order.amount_in_cents - order.amount_refunded_in_cents
         return Intent(
-            order.payment_intent_id, "succeeded", order.amount_in_cents, order.currency,
+            order.payment_intent_id,
+            "succeeded",
+            order.amount_in_cents,
+            order.currency,
             amount_received=amount,
         )
 

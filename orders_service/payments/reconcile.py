@@ -83,11 +83,11 @@ def missed_disputes(order, intent, gateway):
 def reconcile_orders(refunds_within):
     """Yield (order id, what happened) for what the intents of unfinished orders show.
 
-    Pending and authorized orders are all re-read; sold ones placed within `refunds_within` too, for refunds
-    (a refunded intent still reads `succeeded`), whose list is read back into the ledger when
-    the charge's refunded amount is not the order's, and for disputes (its charge says
-    disputed); those with an open dispute, whatever their age, for the dispute's end. A pending
-    order whose payment was refunded is paid first, then refunded.
+    Pending and authorized orders are all re-read; sold ones placed within `refunds_within`
+    too, for refunds (a refunded intent still reads `succeeded`), whose list is read back into
+    the ledger when the charge's refunded amount is not the order's, and for disputes (its
+    charge says disputed); those with an open dispute, whatever their age, for the dispute's
+    end. A pending order whose payment was refunded is paid first, then refunded.
     """
     gateway = current_gateway()
     unfinished = Order.select().where(

@@ -74,8 +74,6 @@ def simulated_event(order_id, outcome):
         intent["latest_charge"] = {
             "id": stripe_like_id("ch"),
             "object": "charge",
-            "payment_method_details": {
-                "card": {"capture_before": int(time.time()) + HOLD_SECONDS}
-            },
+            "payment_method_details": {"card": {"capture_before": int(time.time()) + HOLD_SECONDS}},
         }
     return _event(EVENT_TYPES[outcome], intent)
