@@ -6,6 +6,7 @@ import datetime
 import pytest
 
 from orders_service.config import ConfigError
+from orders_service.orders import changes
 from orders_service.orders.models import Fulfillment, Order, OrderHistory
 from orders_service.payments.models import PaymentEvent
 from orders_service.products.models import Product
@@ -222,6 +223,63 @@ def test_a_capture_whose_answer_was_lost_is_not_made_twice(
     assert retried.status_code == 201, retried.get_json()
     assert stripe_fake.captures == [intent_id(order)]
     assert Order.get_by_id(order["id"]).status == "shipped"
+
+
+@pytest.fixture
+def meanwhile(monkeypatch):
+    """meanwhile(action): `action` runs once, just before the next status change claims its
+    order: what another request did after this one read the order, before it claimed it."""
+
+    def arm(action):
+        claim = changes._claim
+
+        def other_request_first(order):
+            monkeypatch.setattr(changes, "_claim", claim)
+            action()
+            return claim(order)
+
+        monkeypatch.setattr(changes, "_claim", other_request_first)
+
+    return arm
+
+
+def test_a_fulfilment_whose_order_another_captured_and_shipped_meanwhile_finds_its_line_sent(
+    manual_client, stripe_fake, authorized, admin, meanwhile
+):
+    order = authorized()
+    others = []
+    meanwhile(lambda: others.append(fulfil(manual_client, admin, order["id"])))
+
+    late = fulfil(manual_client, admin, order["id"], {"lines": [{"productId": 3, "quantity": 1}]})
+
+    assert others[0].status_code == 201
+    # The line is what stops it, as for any fulfilment past what is left: not a refused move
+    # to paid that nobody asked for.
+    assert late.status_code == 409
+    assert late.get_json()["message"] == (
+        "More units than are left to send: product 3: 1 asked, 0 left."
+    )
+    assert stripe_fake.captures == [intent_id(order)]
+    assert Fulfillment.select().count() == 1
+    assert len(moves(order["id"])) == 4
+
+
+def test_a_status_update_to_shipped_of_an_order_a_fulfilment_shipped_meanwhile_changes_nothing(
+    manual_client, stripe_fake, authorized, admin, meanwhile
+):
+    order = authorized()
+    others = []
+    meanwhile(lambda: others.append(fulfil(manual_client, admin, order["id"])))
+
+    body = {"orderId": order["id"], "status": "shipped"}
+    response = manual_client.post("/orders/status-update", json=body, headers=admin)
+
+    assert others[0].status_code == 201
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {"id": order["id"], "status": "shipped"}
+    assert stripe_fake.captures == [intent_id(order)]
+    assert Fulfillment.select().count() == 1
+    assert len(moves(order["id"])) == 4
 
 
 def test_reconcile_reads_authorized_and_captured_intents_the_webhooks_missed(

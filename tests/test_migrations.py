@@ -372,3 +372,23 @@ def test_the_deliverer_on_an_unmigrated_database_names_the_upgrade_command(
 
     [said] = [r.getMessage() for r in caplog.records if "cannot claim" in r.getMessage()]
     assert UPGRADE_COMMAND in said and "0001_initial" in said
+
+
+def test_migration_0013_lets_the_previous_release_write_orders_during_a_rolling_deploy(
+    app, catalog
+):
+    # What an instance without the new columns writes: they take the schema's defaults.
+    with app.app_context():
+        db.execute_sql(
+            "INSERT INTO orders (user_id, created_at, status, amount_in_cents, currency, "
+            "payment_key_generation, event_version, amount_refunded_in_cents) "
+            "VALUES (7, '2026-01-01 00:00:00', 'pending', 899, 'usd', 0, 0, 0)"
+        )
+        order = Order.get()
+        db.execute_sql(
+            "INSERT INTO order_line (order_id, product_id, name, quantity, price_in_cents, "
+            f"stock_taken, quantity_refunded) VALUES ({order.id}, 3, 'Hoodie', 1, 899, 0, 0)"
+        )
+        sent = db.execute_sql("SELECT quantity_fulfilled FROM order_line").fetchone()[0]
+        db.close()
+    assert (order.fulfillment_status, sent) == ("unfulfilled", 0)

@@ -50,12 +50,16 @@ def up(migrator, db):
             table_name = "fulfillment"
             indexes = ((("order", "id"), False),)
 
+    # Defaults in the schema too: an instance still running the previous release during a
+    # rolling deploy writes orders and lines without these columns.
+    unfulfilled = CharField(
+        max_length=16, default="unfulfilled", constraints=[SQL("DEFAULT 'unfulfilled'")]
+    )
+    none_sent = IntegerField(default=0, constraints=[SQL("DEFAULT 0")])
     migrator.migrate(
-        migrator.add_column(
-            "orders", "fulfillment_status", CharField(max_length=16, default="unfulfilled")
-        ),
+        migrator.add_column("orders", "fulfillment_status", unfulfilled, allow_not_null=True),
         migrator.add_column("orders", "authorization_expires_at", DateTimeField(null=True)),
-        migrator.add_column("order_line", "quantity_fulfilled", IntegerField(default=0)),
+        migrator.add_column("order_line", "quantity_fulfilled", none_sent, allow_not_null=True),
     )
     db.create_tables([Fulfillment])
     dialect = "sqlite" if isinstance(db, SqliteDatabase) else "postgres"

@@ -7,7 +7,7 @@ from ..errors import Conflict
 from ..ops.metrics import payment_call
 from ..payments.gateway import current_gateway
 from ..payments.refunding import refund_rest
-from .lifecycle import apply_transition, check_staff_move
+from .lifecycle import TransitionRefused, apply_transition, check_staff_move
 from .models import Order
 
 # The provider call each move needs first, by the gateway method's name. Keyed by the move,
@@ -71,6 +71,26 @@ def change_status(order, target, actor):
         Order.update(change_claimed_until=None).where(
             Order.id == order.id, Order.change_claimed_until == claim
         ).execute()
+
+
+def capture_first(order, actor):
+    """The hold's capture (authorized -> paid) that a fulfilment or a move to shipped makes
+    first; the order as it is after it (`order` itself unless it was authorized).
+
+    Another request may have captured the order since `order` was read, and moved it on (its
+    fulfilment sent everything: shipped): the order is then returned as it is now, for the
+    caller's own checks to answer (no line left to send; shipped already, a no-op), not
+    refused as a move to paid that the caller never asked for.
+    """
+    if order.status != "authorized":
+        return order
+    try:
+        return change_status(order, "paid", actor)[0]
+    except TransitionRefused:
+        current = Order.get_by_id(order.id)
+        if current.status == "authorized":
+            raise
+        return current
 
 
 def provider_call(order, target):

@@ -16,7 +16,7 @@ from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products import stock
 from ..products.models import Product
-from .changes import ChangeInProgress, change_status, unclaimed
+from .changes import ChangeInProgress, capture_first, change_status, unclaimed
 from .models import Order, OrderHistory, OrderLine
 from .queries import attach_lines, find_order
 
@@ -226,7 +226,7 @@ def update_status(caller, order_id, target):
     # whose money it holds.
     if not caller.is_admin and (target != "canceled" or order.status == "authorized"):
         raise Forbidden("Customers may only cancel their own pending orders.")
-    if target == "shipped" and order.status == "authorized":
-        order, _ = change_status(order, "paid", caller.actor)  # the hold's capture first
+    if target == "shipped":
+        order = capture_first(order, caller.actor)  # an authorized order's hold first
     order, _ = change_status(order, target, caller.actor)
     return order

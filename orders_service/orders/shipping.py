@@ -11,7 +11,7 @@ from ..database import db, locked
 from ..errors import Conflict
 from ..idempotency import Lease, Replay
 from . import fulfillments
-from .changes import change_status
+from .changes import capture_first
 from .disputes import OPEN, DisputeOpen
 from .lifecycle import apply_transition
 from .models import Order
@@ -55,8 +55,7 @@ def make_fulfillment(caller, order_id, request, key=None):
         return replayed
     _check(order)
     fulfillments.check_lines(order.id, request.get("lines"))  # before any money moves
-    if order.status == "authorized":
-        order, _ = change_status(order, "paid", caller.actor)
+    order = capture_first(order, caller.actor)
     try:
         with db.atomic():
             order = locked(Order.select().where(Order.id == order.id)).get()

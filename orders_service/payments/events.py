@@ -139,10 +139,12 @@ def hold_deadline(event_type, obj):
         return None
     charge = obj.get("latest_charge")
     seconds = capture_before(charge)
-    ours = isinstance(obj.get("id"), str) and (
-        Order.select().where(Order.payment_intent_id == obj["id"]).exists()
-    )
-    if seconds is None and isinstance(charge, str) and ours:
+    if (
+        seconds is None
+        and isinstance(charge, str)
+        and isinstance(obj.get("id"), str)
+        and Order.select().where(Order.payment_intent_id == obj["id"]).exists()
+    ):
         intent = current_gateway().retrieve_intent(obj["id"])
         seconds = intent.capture_before if intent else None
     if not isinstance(seconds, int):

@@ -4,7 +4,6 @@ while Stripe settles them, makes some in its dashboard, and sends every event tw
 import contextlib
 import json
 import random
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,6 +14,7 @@ from orders_service.payments.models import Refund
 from orders_service.products.models import Product
 from tests.fakes.stripe_api import StripeRefusal
 from tests.fakes.stripe_events import event, signature_header
+from tests.reliability.stripe_webhooks import Redelivering
 
 pytestmark = pytest.mark.reliability
 
@@ -29,67 +29,15 @@ CART = [{"id": PINS, "quantity": 3}, {"id": POSTERS, "quantity": 1}, {"id": HOOD
 STOCK = 10_000
 
 
-class Stripe:
+class Stripe(Redelivering):
     """What Stripe does around the service: settles pending refunds (most succeed, some fail),
     refunds in its dashboard, and sends each event twice, in shuffled batches."""
 
     def __init__(self, fake, client, check):
-        self.fake, self.client, self.check = fake, client, check
-        self.sent, self.answers = [], []
-        self._lock = threading.Lock()
-        self._done = threading.Event()
-        self.rng = random.Random(18)
-        fake.on_event = self._queue
-        self._threads = [
-            threading.Thread(target=self._deliver),
-            threading.Thread(target=self._bank),
-        ]
+        super().__init__(fake, client, check, seed=18)
 
-    def start(self):
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def finish(self):
-        """Settle what is pending, deliver what is queued, and stop."""
-        self._done.set()
-        for thread in self._threads:
-            thread.join(300)
-
-    def _queue(self, sent):
-        with self._lock:
-            self.sent.append(sent)
-
-    def _take(self):
-        with self._lock:
-            batch, self.sent = self.sent, []
-        return batch
-
-    def _deliver(self):
-        delivered = 0
-        while True:
-            bank_done = self._done.is_set() and not self._threads[1].is_alive()
-            batch = self._take()
-            if not batch and bank_done:
-                self.check.notes.append(f"{delivered} Stripe events, each delivered twice")
-                return
-            twice = batch * 2
-            self.rng.shuffle(twice)
-            for sent in twice:
-                self._post(sent)
-            delivered += len(batch)
-            time.sleep(0.05)
-
-    def _post(self, sent):
-        payload = json.dumps(sent)
-        headers = {
-            "Content-Type": "application/json",
-            "Stripe-Signature": signature_header(payload, "whsec_test"),
-        }
-        reply = self.client.post("/webhooks/stripe", data=payload, headers=headers)
-        self.answers.append(reply.status_code)
-        if reply.status_code != 200:
-            self.check.fail(f"{sent['type']} {sent['id']}: {reply.status_code} {reply.data!r}")
+    def workers(self):
+        return [self._bank]
 
     def _bank(self):
         while True:
@@ -98,7 +46,7 @@ class Stripe:
             for refund_id in pending:
                 failed = self.rng.random() < FAIL_SHARE
                 self.fake.set_refund_status(refund_id, "failed" if failed else "succeeded")
-            if not pending and self._done.is_set():
+            if not pending and self.finishing.is_set():
                 return
             time.sleep(0.1)
 
