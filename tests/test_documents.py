@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from orders_service.database import db
 from orders_service.orders.disputes import STATUSES as DISPUTE_STATUSES
-from orders_service.orders.lifecycle import STATUSES
 from orders_service.orders.fulfillments import STATUSES as FULFILLMENT_STATUSES
+from orders_service.orders.lifecycle import STATUSES
 from orders_service.orders.models import Fulfillment, Order, OrderHistory, OrderLine
 from orders_service.orders.queries import attach_lines
 from orders_service.orders.schemas import HistorySchema, OrderSchema
