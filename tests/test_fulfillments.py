@@ -382,3 +382,54 @@ def test_units_a_failed_refund_gives_back_are_left_to_send_again(
     assert socks.status_code == 201
     assert socks.get_json()["lines"] == [{"productId": 8, "quantity": 1}]
     assert (after["status"], after["fulfillmentStatus"]) == ("shipped", "fulfilled")
+
+
+def test_the_buyer_cannot_void_a_hold_that_arrives_while_they_cancel(
+    client, customer, place_order, monkeypatch
+):
+    from orders_service.orders import service
+    from orders_service.orders.lifecycle import apply_transition
+
+    order_id = place_order()["id"]
+    read = service.find_order
+
+    def then_authorized(caller, found_id):
+        order = read(caller, found_id)  # read while pending
+        apply_transition(found_id, "authorized", "stripe:evt_hold")  # the hold arrives
+        return order
+
+    monkeypatch.setattr(service, "find_order", then_authorized)
+    response = status_update(client, customer, order_id, "canceled")
+
+    assert response.status_code == 403
+    assert Order.get_by_id(order_id).status == "authorized"
+
+
+def test_shipping_an_order_whose_units_refunds_all_hold_is_409(
+    stripe_client, stripe_fake, paid, admin
+):
+    order_id = paid()["id"]
+    stripe_fake.refund_status = "pending"
+    refund = {"lines": [{"productId": 3, "quantity": 2}, {"productId": 8, "quantity": 1}]}
+    made = stripe_client.post(f"/orders/{order_id}/refunds", json=refund, headers=admin)
+
+    response = status_update(stripe_client, admin, order_id, "shipped")
+
+    assert made.get_json()["status"] == "pending"
+    assert response.status_code == 409
+    assert "refunds hold every unit" in response.get_json()["message"]
+    assert Order.get_by_id(order_id).status == "paid"
+
+
+def test_an_order_shipped_before_fulfilments_is_not_sent_again(client, admin, paid_order):
+    order_id = paid_order()
+    assert status_update(client, admin, order_id, "shipped").status_code == 200
+    # As the release before fulfilments left it, shipping during a rolling deploy.
+    Fulfillment.delete().execute()
+    OrderLine.update(quantity_fulfilled=0).execute()
+    Order.update(fulfillment_status="unfulfilled").execute()
+
+    response = fulfil(client, admin, order_id, {})
+
+    assert response.status_code == 409
+    assert response.get_json()["message"] == f"Order {order_id} has nothing left to send."

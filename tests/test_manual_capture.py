@@ -253,12 +253,10 @@ def test_a_fulfilment_whose_order_another_captured_and_shipped_meanwhile_finds_i
     late = fulfil(manual_client, admin, order["id"], {"lines": [{"productId": 3, "quantity": 1}]})
 
     assert others[0].status_code == 201
-    # The line is what stops it, as for any fulfilment past what is left: not a refused move
-    # to paid that nobody asked for.
+    # That nothing is left is what stops it, as for any fulfilment of a shipped order: not a
+    # refused move to paid that nobody asked for.
     assert late.status_code == 409
-    assert late.get_json()["message"] == (
-        "More units than are left to send: product 3: 1 asked, 0 left."
-    )
+    assert late.get_json()["message"] == f"Order {order['id']} has nothing left to send."
     assert stripe_fake.captures == [intent_id(order)]
     assert Fulfillment.select().count() == 1
     assert len(moves(order["id"])) == 4

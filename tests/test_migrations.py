@@ -11,7 +11,7 @@ from playhouse.schema_diff import diff_models
 from orders_service.database import db, is_sqlite, migration_runner
 from orders_service.events.models import Delivery, Event, WebhookEndpoint
 from orders_service.models import MODELS
-from orders_service.orders.models import Order, OrderHistory
+from orders_service.orders.models import Order, OrderHistory, OrderLine
 from tests.migrating import fresh_postgres, migration_problems, upgrade_at_once
 
 
@@ -347,6 +347,10 @@ def test_migration_0013_gives_each_order_shipped_before_it_one_fulfilment_of_eve
         "%Y-%m-%dT%H:%M:%SZ"
     )
     assert (orders[paid]["fulfillmentStatus"], orders[paid]["fulfillments"]) == ("unfulfilled", [])
+    assert (
+        b'"lines":[{"productId":3,"quantity":2}'
+        in client.get(f"/orders/{shipped}", headers=admin).data
+    )  # compact, as the service writes
     # Nothing is left to send of an order the migration fulfilled.
     response = client.post(f"/orders/{shipped}/fulfillments", json={}, headers=admin)
     assert response.status_code == 409
@@ -392,3 +396,30 @@ def test_migration_0013_lets_the_previous_release_write_orders_during_a_rolling_
         sent = db.execute_sql("SELECT quantity_fulfilled FROM order_line").fetchone()[0]
         db.close()
     assert (order.fulfillment_status, sent) == ("unfulfilled", 0)
+
+
+def test_migration_0013_sends_what_line_refunds_left_of_an_order_shipped_before_it(
+    app, client, admin, place_order
+):
+    order_id = place_order()["id"]  # two hoodies (3) and socks (8)
+    for status in ("paid",):
+        client.post(
+            "/orders/status-update", json={"orderId": order_id, "status": status}, headers=admin
+        )
+    refund = {"lines": [{"productId": 3, "quantity": 1}, {"productId": 8, "quantity": 1}]}
+    assert client.post(f"/orders/{order_id}/refunds", json=refund, headers=admin).status_code == 201
+    body = {"orderId": order_id, "status": "shipped"}
+    assert client.post("/orders/status-update", json=body, headers=admin).status_code == 200
+    with app.app_context():
+        runner = migration_runner()
+        runner.down("0013_fulfillments")
+        runner.up()
+        lines = OrderLine.select().where(OrderLine.order == order_id).order_by(OrderLine.id)
+        sent = [(line.product_id, line.quantity_fulfilled) for line in lines]
+        db.close()
+
+    order = client.get(f"/orders/{order_id}", headers=admin).get_json()
+    [fulfillment] = order["fulfillments"]
+    assert fulfillment["lines"] == [{"productId": 3, "quantity": 1}]
+    assert sent == [(3, 1), (8, 0)]
+    assert order["fulfillmentStatus"] == "fulfilled"

@@ -2,22 +2,32 @@
 a manual-capture payment.
 
 Orders shipped before fulfilments existed sent everything when they were shipped: each gets
-one fulfilment of all its lines, without tracking, at the time it was shipped, and shows
+one fulfilment of its lines (less the units line refunds held), without tracking, at the time
+it was shipped, and shows
 `fulfilled`.
 """
 
 from peewee import *
 
-# The lines of an order, as a fulfilment keeps them, in each database's JSON.
+# What each line of an order sent when it was shipped: what was bought less what line refunds
+# held then (a line refunded in full sent nothing), in each database's JSON.
+SENT = "l.quantity - l.quantity_refunded"
 LINES = {
     "sqlite": "(SELECT json_group_array(json_object('productId', l.product_id, 'quantity',"
-    " l.quantity)) FROM (SELECT * FROM order_line AS l WHERE l.order_id = o.id ORDER BY l.id)"
-    " AS l)",
-    "postgres": "(SELECT json_agg(json_build_object('productId', l.product_id, 'quantity',"
-    " l.quantity) ORDER BY l.id)::text FROM order_line AS l WHERE l.order_id = o.id)",
+    f" {SENT})) FROM (SELECT * FROM order_line AS l WHERE l.order_id = o.id AND {SENT} > 0"
+    " ORDER BY l.id) AS l)",
+    # Written out, so the text is as compact, and its keys in the order, the service writes.
+    "postgres": "(SELECT '[' || string_agg('{\"productId\":' || l.product_id || ',\"quantity\":'"
+    f" || ({SENT}) || '}}', ',' ORDER BY l.id) || ']' FROM order_line AS l"
+    f" WHERE l.order_id = o.id AND {SENT} > 0)",
 }
 SHIPPED_AT = (
     "(SELECT min(h.at) FROM order_history AS h WHERE h.order_id = o.id AND h.to_status = 'shipped')"
+)
+# Shipped once, and something was left to send then.
+BACKFILLED = (
+    f"{SHIPPED_AT} IS NOT NULL AND EXISTS"
+    f" (SELECT 1 FROM order_line AS l WHERE l.order_id = o.id AND {SENT} > 0)"
 )
 
 
@@ -63,16 +73,15 @@ def up(migrator, db):
     )
     db.create_tables([Fulfillment])
     dialect = "sqlite" if isinstance(db, SqliteDatabase) else "postgres"
-    shipped = f"{SHIPPED_AT} IS NOT NULL"
     db.execute_sql(
         "INSERT INTO fulfillment (order_id, lines, notify_customer, actor, created_at)"
         f" SELECT o.id, {LINES[dialect]}, {'0' if dialect == 'sqlite' else 'false'}, 'system',"
-        f" {SHIPPED_AT} FROM orders AS o WHERE {shipped} ORDER BY o.id"
+        f" {SHIPPED_AT} FROM orders AS o WHERE {BACKFILLED} ORDER BY o.id"
     )
-    db.execute_sql(f"UPDATE orders AS o SET fulfillment_status = 'fulfilled' WHERE {shipped}")
+    db.execute_sql(f"UPDATE orders AS o SET fulfillment_status = 'fulfilled' WHERE {BACKFILLED}")
     db.execute_sql(
-        "UPDATE order_line SET quantity_fulfilled = quantity WHERE order_id IN"
-        " (SELECT order_id FROM fulfillment)"
+        "UPDATE order_line SET quantity_fulfilled = quantity - quantity_refunded WHERE order_id IN"
+        " (SELECT order_id FROM fulfillment) AND quantity > quantity_refunded"
     )
 
 

@@ -3,7 +3,7 @@
 import datetime
 
 from ..database import release_connection, utcnow
-from ..errors import Conflict
+from ..errors import Conflict, Forbidden
 from ..ops.metrics import payment_call
 from ..payments.gateway import current_gateway
 from ..payments.refunding import refund_rest
@@ -38,8 +38,11 @@ class ChangeInProgress(Conflict):
         )
 
 
-def change_status(order, target, actor):
+def change_status(order, target, actor, buyer=False):
     """A staff, owner or system move: the provider first (cancel, refund), then the order.
+
+    `buyer`: the owner asks, who may not void an authorized order's hold: checked on the
+    status each attempt decides on, so a hold that arrives meanwhile is not canceled by them.
 
     Each move claims the order for its whole length, so no other move lands between the
     provider call and the status it leads to (an admin's `paid` after the intent was canceled).
@@ -49,6 +52,8 @@ def change_status(order, target, actor):
     (nothing changed), ChangeInProgress, or PaymentError (the order keeps its status;
     PaymentRefused, a 409 with the provider's reason).
     """
+    if buyer and order.status == "authorized":
+        raise Forbidden("Customers may only cancel their own pending orders.")
     if not check_staff_move(order.status, target):
         return apply_transition(order.id, target, actor)
     claim = _claim(order)
@@ -56,7 +61,7 @@ def change_status(order, target, actor):
         current = Order.get_by_id(order.id)
         if current.status == order.status:
             raise ChangeInProgress(order.id)
-        return change_status(current, target, actor)  # moved meanwhile: decide again
+        return change_status(current, target, actor, buyer)  # moved meanwhile: decide again
     try:
         operation = provider_call(order, target)
         if operation == "refund":

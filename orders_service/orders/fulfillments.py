@@ -97,9 +97,16 @@ def everything_sent(order_id):
 def send_rest(order, actor):
     """What a move to `shipped` sends: everything left, as one fulfilment without tracking (an
     order whose lines are all sent or refunded already is only marked fulfilled)."""
-    if everything_sent(order.id):
-        return None
-    return record(order, {}, actor)
+    if not everything_sent(order.id):
+        return record(order, {}, actor)
+    if recount(order.id) == "unfulfilled":
+        # Every unit is held by refunds, some perhaps still pending: if one fails, its units
+        # are to send again, and `shipped` would already say they left.
+        raise NothingLeft(
+            f"Order {order.id} has nothing to send: refunds hold every unit. It becomes "
+            "refunded when they succeed."
+        )
+    return None
 
 
 def recount(order_id):

@@ -222,11 +222,11 @@ def update_status(caller, order_id, target):
     An authorized order shipped this way is captured (paid), then shipped: everything left is
     sent, as for a paid one (lifecycle.apply_transition)."""
     order = find_order(caller, order_id)
-    # An authorized order may be canceled, but not by its buyer: the shop decides on a sale
-    # whose money it holds.
-    if not caller.is_admin and (target != "canceled" or order.status == "authorized"):
+    if not caller.is_admin and target != "canceled":
         raise Forbidden("Customers may only cancel their own pending orders.")
     if target == "shipped":
         order = capture_first(order, caller.actor)  # an authorized order's hold first
-    order, _ = change_status(order, target, caller.actor)
+    # An authorized order may be canceled, but not by its buyer: the shop decides on a sale
+    # whose money it holds (change_status checks it on the status it decides on).
+    order, _ = change_status(order, target, caller.actor, buyer=not caller.is_admin)
     return order

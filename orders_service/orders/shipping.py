@@ -85,6 +85,10 @@ def _check(order):
             f"An order that is {order.status} takes no fulfilment: only an authorized or "
             "paid one does (or a shipped one with lines left to send)."
         )
+    # A shipped order sent everything, unless a failed refund gave units back since (partial);
+    # one with nothing sent was shipped by a release before fulfilments: it sent it all too.
+    if order.status == "shipped" and order.fulfillment_status != "partial":
+        raise fulfillments.NothingLeft(f"Order {order.id} has nothing left to send.")
     if order.dispute_status in OPEN:
         raise DisputeOpen(order)  # the goods stay while the money is being taken back
 
