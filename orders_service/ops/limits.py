@@ -1,0 +1,192 @@
+"""Rate limits per customer on the POSTs that create: flask-limiter, failing open."""
+
+import logging
+import math
+import threading
+import time
+from urllib.parse import urlsplit
+
+from flask import current_app, g, request
+from flask_limiter import Limiter
+from limits.errors import StorageError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from .. import idempotency
+from ..auth import current_caller
+from .metrics import record_rate_limit_storage_error, record_rate_limited
+
+log = logging.getLogger(__name__)
+
+# A Redis slower than this is as good as down: the request goes on unlimited rather than wait.
+STORAGE_TIMEOUT_SECONDS = 0.05
+LOG_EVERY_SECONDS = 60
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+# The headers of an answer that was counted: on the 429, with Retry-After, and on a success.
+RATE_LIMIT_HEADERS_DOC = {
+    "X-RateLimit-Limit": {
+        "description": "How many requests the customer's nearest limit allows in its window",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "How many of them are left",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    "X-RateLimit-Reset": {
+        "description": "When that window ends, in seconds since the Unix epoch",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+}
+
+
+def customer():
+    """Every limit's key: the caller's `sub`, never the address (a storefront calls from one
+    address for many customers)."""
+    return str(current_caller().user_id)
+
+
+limiter = Limiter(
+    customer,
+    strategy="fixed-window",  # the one whose hits can be given back (see after_limited)
+    # Written by after_limited: flask-limiter's own would put Retry-After on every answer.
+    headers_enabled=False,
+    # A storage error lets the request through; StorageErrors counts it.
+    swallow_errors=True,
+)
+
+
+def limited(setting, idempotent=False):
+    """Decorator: each call of the view counts against the limits in `setting`, per customer.
+
+    Admins are not limited; with `idempotent`, neither is a repeat of an Idempotency-Key the
+    customer already used (it replays, and makes nothing new). It goes below `auth`, which
+    tells who the customer is.
+    """
+
+    def exempt():
+        if "rate_limit_exempt" not in g:
+            caller = current_caller()
+            key = request.headers.get("Idempotency-Key") if idempotent else None
+            g.rate_limit_exempt = caller.is_admin or bool(
+                key and idempotency.started(caller.user_id, key)
+            )
+        return g.rate_limit_exempt
+
+    return limiter.limit(
+        lambda: current_app.config[setting],
+        exempt_when=exempt,
+        error_message=refusal,
+        on_breach=lambda breached: record_rate_limited(f"{setting} {breached.limit}"),
+    )
+
+
+def refusal():
+    return (
+        f"Too many requests: {limiter.current_limit.limit} for each customer. "
+        "Try again after the seconds in Retry-After."
+    )
+
+
+def after_limited(response):
+    """Where the customer stands, on every answer that was counted: X-RateLimit-* headers, and
+    Retry-After on the 429 alone (a 409's or a 503's own stays as it is).
+
+    A replay that passed the check with its twin (both came before the key was stored, as a
+    double click does) made nothing new: its hits are given back first, so the twins count once.
+    """
+    counted = limiter.current_limit
+    if counted is None:
+        return response
+    try:
+        if response.headers.get(REPLAYED_HEADER) == "true":
+            for hit in limiter.current_limits:
+                limiter.storage.incr(hit.key, hit.limit.get_expiry(), amount=-1)
+        reset_at = counted.reset_at
+        response.headers["X-RateLimit-Limit"] = str(counted.limit.amount)
+        response.headers["X-RateLimit-Remaining"] = str(counted.remaining)
+        response.headers["X-RateLimit-Reset"] = str(reset_at)
+        if response.status_code == 429:
+            wait = math.ceil(counted.window.reset_time - time.time())
+            response.headers["Retry-After"] = str(max(0, wait))
+    except StorageError as error:
+        storage_failed(error)
+    return response
+
+
+class Quiet:
+    """True at most once per `seconds` (a Redis down would otherwise log every request)."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+        self.next_time = 0.0
+        self.lock = threading.Lock()
+
+    def due(self):
+        with self.lock:
+            now = time.monotonic()
+            if now < self.next_time:
+                return False
+            self.next_time = now + self.seconds
+            return True
+
+
+storage_log = Quiet(LOG_EVERY_SECONDS)
+
+
+def storage_failed(error):
+    record_rate_limit_storage_error()
+    if storage_log.due():
+        log.warning(
+            "rate limit storage failed, so requests go unlimited (logged once a minute "
+            "at most; rate_limit_storage_errors_total counts each): %s",
+            error,
+        )
+
+
+class StorageErrors(logging.Filter):
+    """flask-limiter logs each storage error it swallows, with a traceback, and has no other
+    hook: this filter on its logger counts each one and logs it once a minute instead."""
+
+    def filter(self, record):
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, StorageError):
+            storage_failed(error)
+            return False
+        return True
+
+
+def storage_options(config):
+    """The storage's options: errors as StorageError; for Redis, the timeouts and no retries,
+    so a Redis down or slow costs a limited request STORAGE_TIMEOUT_SECONDS at most."""
+    options = {"wrap_exceptions": True}
+    if urlsplit(config["RATELIMIT_STORAGE_URI"]).scheme != "memory":
+        options |= {
+            "key_prefix": config["RATELIMIT_KEY_PREFIX"],
+            "socket_timeout": STORAGE_TIMEOUT_SECONDS,
+            "socket_connect_timeout": STORAGE_TIMEOUT_SECONDS,
+            "retry": Retry(NoBackoff(), 0),
+        }
+    return options
+
+
+def memory_storage_warning(config, workers):
+    """The start-up warning for production counting in each worker's memory, or None."""
+    memory = urlsplit(config["RATELIMIT_STORAGE_URI"]).scheme == "memory"
+    if config["APP_ENV"] != "production" or not memory or workers < 2:
+        return None
+    return (
+        f"RATELIMIT_STORAGE_URI is memory:// with {workers} workers: each counts alone, so a "
+        f"customer may go {workers} times past each limit (more with more hosts); set it to "
+        "a Redis all of them share, such as redis://127.0.0.1:6379/0"
+    )
+
+
+def init_app(app):
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = storage_options(app.config)
+    limiter.init_app(app)
+    app.after_request(after_limited)
+    flask_limiter_log = logging.getLogger("flask-limiter")
+    if not any(isinstance(f, StorageErrors) for f in flask_limiter_log.filters):
+        flask_limiter_log.addFilter(StorageErrors())
