@@ -12,7 +12,7 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from orders_service.config import ConfigError
+from orders_service.config import Config, ConfigError
 from orders_service.ops import limits
 from orders_service.orders.models import Order
 from tests.conftest import CUSTOMER_ID, JWT_SECRET, OTHER_ID
@@ -69,6 +69,18 @@ def test_the_sixth_order_in_a_minute_is_a_429_with_retry_after(limited_client, c
     assert int(refused.headers["X-RateLimit-Reset"]) >= time.time()
     assert Order.select().count() == 5
     assert refusals("RATE_LIMIT_ORDERS 5 per 1 minute") == before + 1
+
+
+def test_by_default_a_customer_may_place_ten_orders_a_minute(limited_client, customer, monkeypatch):
+    monkeypatch.delenv("RATE_LIMIT_ORDERS", raising=False)
+    monkeypatch.delenv("RATE_LIMIT_LEADS", raising=False)
+    client = limited_client(RATE_LIMIT_ORDERS=Config("/nonexistent").RATE_LIMIT_ORDERS)
+
+    replies = [order(client, customer) for _ in range(11)]
+
+    assert [reply.status_code for reply in replies] == [201] * 10 + [429]
+    assert "10 per 1 minute" in replies[-1].get_json()["message"]
+    assert Config("/nonexistent").RATE_LIMIT_LEADS == "5/minute;20/hour"
 
 
 def test_each_limit_of_the_setting_holds(limited_client, customer):
@@ -272,6 +284,20 @@ def test_settings_that_cannot_limit_stop_the_start_in_one_line(make_app, setting
     assert named in message
     assert "\n" not in message
     assert "s3cret-pw" not in message
+
+
+def test_the_429_is_documented_on_the_limited_operations_alone(client):
+    spec = client.get("/openapi.json").get_json()
+    limited = {
+        f"{method.upper()} {path}"
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+        if "429" in operation.get("responses", {})
+    }
+    too_many = spec["components"]["responses"]["TOO_MANY_REQUESTS"]
+
+    assert limited == {"POST /orders/new", "POST /leads"}
+    assert set(too_many["headers"]) == {"Retry-After", *RATE_HEADERS}
 
 
 @pytest.mark.slow

@@ -27,7 +27,10 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 # The headers of an answer that was counted: on the 429, with Retry-After, and on a success.
 RATE_LIMIT_HEADERS_DOC = {
     "X-RateLimit-Limit": {
-        "description": "How many requests the customer's nearest limit allows in its window",
+        "description": (
+            "How many requests the customer may make in the window of the limit these headers "
+            "describe (the one reached, else the shortest)"
+        ),
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
     "X-RateLimit-Remaining": {
