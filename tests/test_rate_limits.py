@@ -318,7 +318,12 @@ def shared_redis():
     """The machine's Redis, with a key prefix of this test's own (others use it too); the keys
     made under it are deleted afterwards."""
     client = redis.Redis(host="127.0.0.1", port=6379, socket_timeout=2)
-    client.ping()  # Redis must be running: redis-server --daemonize yes --save ''
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.fail(
+            "no Redis on 127.0.0.1:6379: start one (redis-server --daemonize yes --save '')"
+        )
     prefix = f"orders-service-test-{uuid.uuid4().hex}"
     yield prefix
     for key in client.scan_iter(match=f"{prefix}:*"):
