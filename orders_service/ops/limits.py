@@ -1,13 +1,14 @@
 """Rate limits per customer on the POSTs that create: flask-limiter, failing open."""
 
+import functools
 import logging
 import math
 import threading
 import time
 from urllib.parse import urlsplit
 
-from flask import current_app, g, request
-from flask_limiter import Limiter
+from flask import current_app, request
+from flask_limiter import Limiter, RateLimitExceeded
 from limits.errors import StorageError
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -73,28 +74,36 @@ limiter = ViewLimiter(
 
 
 def limited(setting, idempotent=False):
-    """Decorator: each call of the view counts against the limits in `setting`, per customer.
+    """Decorator: each call of the view counts against the limits in `setting`, per customer,
+    and past one is refused with a 429. It goes below `auth`, which tells who the customer is.
 
-    Admins are not limited; with `idempotent`, neither is a repeat of an Idempotency-Key the
-    customer already used (it replays, and makes nothing new). It goes below `auth`, which
-    tells who the customer is.
+    Admins are not limited. With `idempotent`, a replay is neither counted (after_limited
+    gives its hit back) nor refused: past the limit, a request whose Idempotency-Key the
+    customer already used goes on to its replay. That lookup is made on a refusal only, so a
+    request within the limit costs no query more.
     """
 
-    def exempt():
-        if "rate_limit_exempt" not in g:
-            caller = current_caller()
-            key = request.headers.get("Idempotency-Key") if idempotent else None
-            g.rate_limit_exempt = caller.is_admin or bool(
-                key and idempotency.started(caller.user_id, key)
-            )
-        return g.rate_limit_exempt
+    def decorator(view):
+        checked = limiter.limit(
+            lambda: current_app.config[setting],
+            exempt_when=lambda: current_caller().is_admin,
+            error_message=refusal,
+        )(view)
 
-    return limiter.limit(
-        lambda: current_app.config[setting],
-        exempt_when=exempt,
-        error_message=refusal,
-        on_breach=lambda breached: record_rate_limited(f"{setting} {breached.limit}"),
-    )
+        @functools.wraps(view)
+        def limited_view(*args, **kwargs):
+            try:
+                return checked(*args, **kwargs)
+            except RateLimitExceeded as refused:
+                key = request.headers.get("Idempotency-Key") if idempotent else None
+                if key and idempotency.started(current_caller().user_id, key):
+                    return view(*args, **kwargs)
+                record_rate_limited(f"{setting} {refused.limit.limit}")
+                raise
+
+        return limited_view
+
+    return decorator
 
 
 def refusal():
@@ -108,8 +117,8 @@ def after_limited(response):
     """Where the customer stands, on every answer that was counted: X-RateLimit-* headers, and
     Retry-After on the 429 alone (a 409's or a 503's own stays as it is).
 
-    A replay that passed the check with its twin (both came before the key was stored, as a
-    double click does) made nothing new: its hits are given back first, so the twins count once.
+    A replay made nothing new: its hits are given back first, so that twins sent at once (as a
+    double click sends them, both counted before either stored the key) count once.
     """
     counted = limiter.current_limit
     if counted is None:
@@ -193,12 +202,14 @@ def memory_storage_warning(config, workers):
         return None
     return (
         f"RATELIMIT_STORAGE_URI is memory:// with {workers} workers: each counts alone, so a "
-        f"customer may go {workers} times past each limit (more with more hosts); set it to "
-        "a Redis all of them share, such as redis://127.0.0.1:6379/0"
+        f"customer gets up to {workers} times each limit (more with more hosts); set it to a "
+        "Redis they all share, such as redis://127.0.0.1:6379/0"
     )
 
 
 def init_app(app):
+    """Bind the limiter to the app's storage. flask-limiter keeps one storage per limiter, so
+    the last app bound counts for all of a process's apps (there is one, but in tests)."""
     app.config["RATELIMIT_STORAGE_OPTIONS"] = storage_options(app.config)
     limiter.init_app(app)
     app.after_request(after_limited)
