@@ -33,7 +33,8 @@ def storage_errors():
 @pytest.fixture
 def limited_client(app, make_app, catalog):
     """limited_client(**settings) → a client of an app with those settings (5/minute unless
-    told otherwise), on the test's database and catalog."""
+    told otherwise), on the test's database and catalog. flask-limiter keeps one storage per
+    process: the last app made counts for all, so a test is done with one before the next."""
 
     def make(**settings):
         return make_app(**{"RATE_LIMIT_ORDERS": "5/minute", **settings}).test_client()
