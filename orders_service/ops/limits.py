@@ -52,7 +52,7 @@ def customer():
 
 
 class ViewLimiter(Limiter):
-    """flask-limiter checking only the limits on views, as their decorator calls it to.
+    """flask-limiter that checks the limits on views alone, from their decorators.
 
     Its before_request check looks for application and default limits, of which this service
     has none, at 50 µs of CPU on every request, reads included.
