@@ -69,13 +69,17 @@ control_socket_disable = True
 
 def on_starting(server):
     """Stop on a configuration error, with its one line and status 2, before any worker is
-    forked (each would stop on it in turn). Start the metrics from zero: samples left by an
-    earlier run would be summed in."""
-    from orders_service.config import exit_for, startup_problem
+    forked (each would stop on it in turn); warn of rate limits each worker counts alone. Start
+    the metrics from zero: samples left by an earlier run would be summed in."""
+    from orders_service.config import Config, exit_for, startup_problem
+    from orders_service.ops.limits import memory_storage_warning
 
     problem = startup_problem(instance_path=tempfile.gettempdir())
     if problem is not None:
         exit_for(problem)
+    warning = memory_storage_warning(Config(tempfile.gettempdir()).as_dict(), server.cfg.workers)
+    if warning:
+        server.log.warning(warning)
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.makedirs(directory, exist_ok=True)
     for name in os.listdir(directory):

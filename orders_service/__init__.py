@@ -10,7 +10,7 @@ from .config import Config, check
 from .events.routes import endpoints_blp, events_blp
 from .extensions import Api, IdConverter
 from .leads.routes import blp as leads_blp
-from .ops import cors, docs, keepalive, metrics
+from .ops import cors, docs, keepalive, limits, metrics
 from .ops import logging as request_logging
 from .ops.bodies import BoundedRequest
 from .ops.health import blp as health_blp
@@ -89,6 +89,7 @@ def create_app(test_config=None):
     docs.init_app(app)
     console.init_app(app)
     metrics.init_app(app)
+    limits.init_app(app)
     cors.init_app(app)
     gateway.init_app(app)
     cli.register(app)

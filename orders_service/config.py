@@ -4,9 +4,11 @@ import datetime
 import os
 import re
 import sys
+from urllib.parse import urlsplit
 
 from jwt.algorithms import get_default_algorithms
 from jwt.exceptions import InvalidKeyError
+from limits import parse_many
 
 JWT_ALGORITHMS = frozenset(
     {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"}
@@ -93,6 +95,10 @@ class Config:
         self.EVENT_RETENTION_DAYS = _number("EVENT_RETENTION_DAYS", "30", int)
         self.WEBHOOK_DISABLE_AFTER = _env("WEBHOOK_DISABLE_AFTER", "5d")
         self.MAX_PENDING_ORDERS = _number("MAX_PENDING_ORDERS", "5", int)
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_KEY_PREFIX = _env("RATELIMIT_KEY_PREFIX", "orders-service")
+        self.RATE_LIMIT_ORDERS = _env("RATE_LIMIT_ORDERS", "10/minute;100/hour")
+        self.RATE_LIMIT_LEADS = _env("RATE_LIMIT_LEADS", "5/minute;20/hour")
         self.LOG_FORMAT = _env("LOG_FORMAT", "text" if self.APP_ENV == "development" else "json")
         self.LOG_LEVEL = _env("LOG_LEVEL", "INFO").upper()
         if self.APP_ENV == "development" and not (self.JWT_SECRET or self.JWT_PUBLIC_KEY):
@@ -183,6 +189,36 @@ DURATIONS = ("WEBHOOK_SECRET_OVERLAP", "WEBHOOK_DISABLE_AFTER")
 CAPTURE_MODES = ("automatic", "manual")
 
 
+# flask-limiter's limits, parsed at each limited request: refused at start, not there.
+RATE_LIMITS = ("RATE_LIMIT_ORDERS", "RATE_LIMIT_LEADS")
+# The rate limits' storage: one process's memory, or Redis shared by every worker and host.
+RATE_LIMIT_STORAGES = {"memory", "redis", "rediss", "redis+unix"}
+
+
+def rate_limit_problems(config):
+    """Limit strings flask-limiter cannot read (or that refuse everything), a storage it has not."""
+    problems = []
+    for name in RATE_LIMITS:
+        text = str(config.get(name))
+        try:
+            readable = all(item.amount > 0 for item in parse_many(text))
+        except ValueError:
+            readable = False
+        if not readable:
+            problems.append(
+                f"{name} must be flask-limiter limits of 1 or more, "
+                f"such as 10/minute;100/hour, not {text!r}"
+            )
+    # The scheme alone: a Redis URI may hold a password.
+    scheme = urlsplit(str(config.get("RATELIMIT_STORAGE_URI"))).scheme
+    if scheme not in RATE_LIMIT_STORAGES:
+        problems.append(
+            "RATELIMIT_STORAGE_URI must be memory:// or a Redis URI such as "
+            f"redis://127.0.0.1:6379/0 (rediss://, redis+unix:// too), not a {scheme!r} one"
+        )
+    return problems
+
+
 def check(config):
     """Refuse to start with settings that would be unsafe; the message says what to fix."""
     problems = [
@@ -195,6 +231,7 @@ def check(config):
             parse_duration(str(config.get(name)))
         except ValueError as error:
             problems.append(f"{name}: {error}")
+    problems += rate_limit_problems(config)
     provider = resolve_payment_provider(config)
     if provider not in {"stripe", "local"}:
         problems.append(f"PAYMENT_PROVIDER must be 'stripe' or 'local', not {provider!r}")

@@ -19,6 +19,7 @@ from .auth import require
 from .database import is_missing_schema, pending_migrations, unmigrated_message
 from .errors import DomainError
 from .fields import MAX_ID, Schema
+from .ops.limits import RATE_LIMIT_HEADERS_DOC, limited
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ ERROR_HEADERS_DOC = {
         }
     },
     409: {"Retry-After": RETRY_AFTER_DOC},  # another change or keyed request is in progress
+    429: {"Retry-After": RETRY_AFTER_DOC, **RATE_LIMIT_HEADERS_DOC},  # past a rate limit
     503: {"Retry-After": RETRY_AFTER_DOC},  # the database is down
 }
 
@@ -390,6 +392,16 @@ class Blueprint(BaseBlueprint):
             for code in codes:
                 func = self.alt_response(code, response=http.HTTPStatus(code).name)(func)
             return func
+
+        return decorator
+
+    def limit(self, setting, idempotent=False):
+        """Rate-limited per customer by the limits in `setting` (ops/limits.py), and documented
+        so; nearest the view, so that it counts only requests that `auth` and `arguments` let
+        through (and the body is read: a 429 keeps the connection alive)."""
+
+        def decorator(func):
+            return self.errors(429)(limited(setting, idempotent=idempotent)(func))
 
         return decorator
 

@@ -128,6 +128,16 @@ class Lease:
             raise LeaseLost()
 
 
+def started(user_id, key):
+    """Whether a request with this key was stored already: a repeat of it replays, waits or is
+    refused, and never makes anything new."""
+    return (
+        IdempotencyKey.select()
+        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        .exists()
+    )
+
+
 def resume(user_id, key, fingerprint):
     """What a repeat of a keyed request gets: None (no such key), a Replay, or a Lease it took
     over from a request that died; IdempotencyConflict for another body or a live owner."""

@@ -14,6 +14,8 @@ from orders_service.database import apply_migrations, db, is_sqlite
 from orders_service.models import MODELS
 
 JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef"
+# Rate limits out of the way of tests of other things (tests/test_rate_limits.py sets its own).
+UNLIMITED = {"RATE_LIMIT_ORDERS": "1000000/minute", "RATE_LIMIT_LEADS": "1000000/minute"}
 CUSTOMER_ID, OTHER_ID, ADMIN_ID = 7, 8, 1
 
 
@@ -41,6 +43,7 @@ def base_config(database_url):
         "CURRENCY": "usd",
         "CORS_ORIGINS": [],
         "WEBHOOK_ALLOW_PRIVATE_TARGETS": True,  # the subscribers of the tests are on loopback
+        **UNLIMITED,
     }
 
 

@@ -153,7 +153,7 @@ def test_every_operation_documents_its_statuses_and_none_is_a_catch_all(client):
         content = operation.get("requestBody", {}).get("content", {})
         if "application/json" in content and label != "POST /webhooks/stripe":
             assert {"400", "413", "415"} <= documented[label], label
-    assert {"201", "400", "401", "409", "413", "415", "502", "503"} == documented[
+    assert {"201", "400", "401", "409", "413", "415", "429", "502", "503"} == documented[
         "POST /orders/new"
     ]
     assert {"200", "400", "401", "403", "404", "409", "413", "415", "502", "503"} == documented[

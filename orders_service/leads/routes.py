@@ -5,6 +5,7 @@ from flask.views import MethodView
 
 from ..auth import current_caller
 from ..extensions import Blueprint
+from ..ops.limits import RATE_LIMIT_HEADERS_DOC
 from ..pagination import LINK_HEADER_DOC, keyset_page
 from .models import Lead
 from .schemas import (
@@ -44,6 +45,7 @@ LOCATION_DOC = {
 }
 RECEIVED_DOC = {
     "schema": LeadReceivedSchema,
+    "headers": RATE_LIMIT_HEADERS_DOC,
     "description": (
         "A non-admin's lead was received: added if its email was new, nothing changed if it "
         "was known. The answer is the same either way and says nothing about any lead."
@@ -146,6 +148,7 @@ class Leads(MethodView):
     @blp.alt_response(202, **RECEIVED_DOC)
     @blp.alt_response(403, **FORBIDDEN_DOC)
     @blp.alt_response(409, **DUPLICATE_EMAIL_DOC)
+    @blp.limit("RATE_LIMIT_LEADS")
     def post(self, data):
         """Add a lead: admins get it back, anyone else (a contact form) only a receipt"""
         lead = add_lead(current_caller(), data)

@@ -46,6 +46,14 @@ WEBHOOK_ENDPOINTS_DISABLED = Counter(
     "Webhook endpoints the deliverer disabled after WEBHOOK_DISABLE_AFTER without a 2xx",
 )
 
+RATE_LIMITED = Counter(
+    "rate_limited_total", "Requests refused with a 429, by the limit they went past", ("limit",)
+)
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "rate_limit_storage_errors_total",
+    "Calls to the rate limits' storage that failed or timed out (the request went unlimited)",
+)
+
 blp = Blueprint("metrics", __name__)
 
 
@@ -64,6 +72,14 @@ def record_delivery(result):
 
 def record_endpoint_disabled():
     WEBHOOK_ENDPOINTS_DISABLED.inc()
+
+
+def record_rate_limited(limit):
+    RATE_LIMITED.labels(limit).inc()
+
+
+def record_rate_limit_storage_error():
+    RATE_LIMIT_STORAGE_ERRORS.inc()
 
 
 def set_delivery_backlog(pending):

@@ -7,6 +7,7 @@ from ..auth import current_caller
 from ..documents import response
 from ..extensions import Blueprint
 from ..idempotency import REPLAYED_HEADER_DOC, created
+from ..ops.limits import RATE_LIMIT_HEADERS_DOC
 from ..pagination import LINK_HEADER_DOC
 from .queries import history_document, order_document, order_page_document
 from .schemas import (
@@ -34,6 +35,7 @@ CREATED_HEADERS_DOC = {
         "required": True,
     },
     **REPLAYED_HEADER_DOC,
+    **RATE_LIMIT_HEADERS_DOC,
 }
 DOC_ORDER = {
     "id": 1,
@@ -116,6 +118,7 @@ class NewOrder(MethodView):
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.response(201, OrderSchema, example=DOC_ORDER, headers=CREATED_HEADERS_DOC)
     @blp.errors(409, 502, 503)
+    @blp.limit("RATE_LIMIT_ORDERS", idempotent=True)
     def post(self, items, headers):
         """Create an order from product ids, priced by the catalog"""
         order = create_order(
