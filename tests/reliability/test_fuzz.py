@@ -29,6 +29,16 @@ CHECKS = [
     negative_data_rejection,
 ]
 EXAMPLES = {schemathesis.GenerationMode.POSITIVE: 40, schemathesis.GenerationMode.NEGATIVE: 30}
+# gunicorn.conf.py's limit_request_line: a longer request line (an invalid query of thousands of
+# values) gets gunicorn's own plain-text 414 before the app sees it, as the README says. That
+# is the server's bound, not an answer of the API the document describes.
+REQUEST_LINE_LIMIT = 8190
+
+
+def refused_by_the_server(response):
+    request = response.request
+    line = f"{request.method} {request.path_url} HTTP/1.1"
+    return response.status_code == 414 and len(line.encode()) > REQUEST_LINE_LIMIT
 
 
 def seed_service(client, tokens):
@@ -56,7 +66,8 @@ def fuzz_operation(operation, base_url, headers, check):
         def run(case):
             response = case.call(base_url=base_url, headers=headers, timeout=15)
             check.saw(response.status_code)
-            case.validate_response(response, checks=CHECKS, headers=headers)
+            if not refused_by_the_server(response):
+                case.validate_response(response, checks=CHECKS, headers=headers)
 
         try:
             run()
