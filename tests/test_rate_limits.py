@@ -264,6 +264,32 @@ def test_orders_go_through_quickly_unlimited_while_redis_is_down_or_slow(
     assert not [r for r in caplog.records if r.name == "flask-limiter"]
 
 
+def test_a_429_says_when_to_retry_even_when_redis_fails_to_tell(
+    limited_client, customer, monkeypatch, fresh_storage_log
+):
+    """The refusal was counted, then the read of where its window ends failed (Redis slow past
+    50 ms on a busy host): the 429 still says when to retry, at worst the whole window."""
+    from limits.errors import StorageError
+
+    client = limited_client()
+    for _ in range(5):
+        order(client, customer)
+
+    def unreadable(*args, **kwargs):
+        raise StorageError(TimeoutError("Timeout reading from socket"))
+
+    monkeypatch.setattr(limits.limiter.limiter, "get_window_stats", unreadable)
+    errors = storage_errors()
+    refused = order(client, customer)
+
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "60"
+    assert refused.headers["X-RateLimit-Limit"] == "5"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 0 <= int(refused.headers["X-RateLimit-Reset"]) - time.time() <= 61
+    assert storage_errors() == errors + 1
+
+
 @pytest.mark.parametrize(
     ("settings", "named"),
     [

@@ -115,7 +115,8 @@ def refusal():
 
 def after_limited(response):
     """Where the customer stands, on every answer that was counted: X-RateLimit-* headers, and
-    Retry-After on the 429 alone (a 409's or a 503's own stays as it is).
+    Retry-After on the 429 alone (a 409's or a 503's own stays as it is). Should Redis fail to
+    tell, a success goes without them, and a 429 gets them for the whole window.
 
     A replay made nothing new: its hits are given back first, so that twins sent at once (as a
     double click sends them, both counted before either stored the key) count once.
@@ -136,6 +137,14 @@ def after_limited(response):
             response.headers["Retry-After"] = str(max(0, wait))
     except StorageError as error:
         storage_failed(error)
+        if response.status_code == 429:
+            # Refused, then Redis failed to say when the window ends (slow past the timeout on
+            # a busy host): the window's whole length, which the rest of it cannot outlast.
+            wait = counted.limit.get_expiry()
+            response.headers["X-RateLimit-Limit"] = str(counted.limit.amount)
+            response.headers["X-RateLimit-Remaining"] = "0"
+            response.headers["X-RateLimit-Reset"] = str(math.ceil(time.time()) + wait)
+            response.headers["Retry-After"] = str(wait)
     return response
 
 
