@@ -252,14 +252,22 @@ class CompiledQuery:
 
     def __call__(self, *values):
         """The model instances the query built with `values` selects (a list fills an IN)."""
+        sql, params = self.bind(*values)
+        return list(self.model.raw(sql, *params))
+
+    def bind(self, *values):
+        """(SQL, parameters) of the query built with `values`."""
         shape = (type(db.obj), *(_shape(value) for value in values))
         compiled = self._compiled.get(shape)
         if compiled is None:
             compiled = self._compiled[shape] = self._compile(values)
         sql, slots = compiled
         flat = [item for value in values if value is not None for item in _items(value)]
-        params = [flat[slot] if marked else slot for marked, slot in slots]
-        return list(self.model.raw(sql, *params))
+        return sql, [flat[slot] if marked else slot for marked, slot in slots]
+
+    def execute(self, *values):
+        """Run the statement (an INSERT or UPDATE too) built with `values`: its cursor."""
+        return db.execute_sql(*self.bind(*values))
 
     def _compile(self, values):
         markers, positions = [], {}

@@ -7,18 +7,21 @@ from ..database import utcnow
 from ..fields import UTCDateTime
 from ..orders.models import Order, OrderHistory
 from .claims import notify_deliverers
-from .models import ENDPOINT_DISABLED, NO_ORDER, Delivery, Event, WebhookEndpoint
+from .models import ENDPOINT_DISABLED, NO_ORDER, Delivery, Event
 
 _timestamp = UTCDateTime()
 
 
-def record_created(order):
-    """`order.created`, version 1, by the order's first history actor: it just became visible.
+def record_created(order, actor=None):
+    """`order.created`, version 1, by the order's first history actor (`actor`, when the caller
+    has just written it): it just became visible.
 
     The UPDATE that made it visible set its `event_version` to 1.
     """
-    first = OrderHistory.select().where(OrderHistory.order == order.id).order_by(OrderHistory.id)
-    _write(order, "order.created", 1, first.get().actor, previousStatus=None)
+    if actor is None:
+        first = OrderHistory.select().where(OrderHistory.order == order.id)
+        actor = first.order_by(OrderHistory.id).get().actor
+    _write(order, "order.created", 1, actor, previousStatus=None)
 
 
 def record_transition(order, previous, actor):
@@ -61,9 +64,15 @@ def _order_body(order):
     from ..orders.queries import attach_lines
     from .schemas import EventOrderSchema
 
+    global _event_order_schema
     if not hasattr(order, "products"):
         attach_lines([order])
-    return EventOrderSchema().dump(order)
+    if _event_order_schema is None:
+        _event_order_schema = EventOrderSchema()  # made once: making one costs more than a dump
+    return _event_order_schema.dump(order)
+
+
+_event_order_schema = None
 
 
 def envelope(event_type, data, now):
@@ -98,10 +107,13 @@ def record_endpoint_disabled(endpoint):
 
 def _store(uid, event_type, body, now, order_id, version):
     """The event, and a delivery of it to every enabled endpoint subscribed to its type."""
-    event = Event.create(
-        uid=uid, type=event_type, order=order_id, version=version, created_at=now, body=body
-    )
-    endpoints = WebhookEndpoint.select().where(WebhookEndpoint.enabled == True)  # noqa: E712
+    # Compiled once (orders/placing.py): every created order writes one.
+    from ..orders import placing
+
+    event_id = placing.insert_event(uid, event_type, order_id, version, now, body)
+    event = Event(id=event_id, uid=uid, type=event_type, order=order_id, version=version)
+    event.created_at, event.body = now, body
+    endpoints = placing.enabled_endpoints()
     rows = [
         {
             "event": event.id,

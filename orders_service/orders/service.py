@@ -15,9 +15,9 @@ from ..idempotency import IdempotencyConflict, Lease, Replay
 from ..ops.metrics import payment_call, record_order_created
 from ..payments.gateway import PaymentError, current_gateway
 from ..products import stock
-from ..products.models import Product
-from .changes import ChangeInProgress, capture_first, change_status, unclaimed
-from .models import Order, OrderHistory, OrderLine
+from . import placing
+from .changes import ChangeInProgress, capture_first, change_status
+from .models import Order, OrderLine
 from .queries import attach_lines, find_order
 
 log = logging.getLogger(__name__)
@@ -50,10 +50,7 @@ def price_cart(items):
         raise OrderInvalid(
             f"At most {MAX_QUANTITY} of one product per order: {', '.join(too_many)}."
         )
-    products = {
-        p.id: p
-        for p in Product.select().where(Product.id.in_(list(quantities)), Product.active == True)  # noqa: E712
-    }
+    products = {p.id: p for p in placing.active_products(list(quantities))}
     missing = [str(pid) for pid in quantities if pid not in products]
     if missing:
         raise OrderInvalid(
@@ -82,33 +79,30 @@ def create_order(caller, items, currency, serialize, key=None):
     if key and (resumed := _resume(caller, key, fingerprint, serialize)):
         return resumed
     cart, total = price_cart(items)
+    # Each line holds what its product is expected to give (tracked when priced); the take,
+    # last, corrects a line whose product's tracking changed since (rare).
+    planned = {product.id: qty for product, qty in cart if product.stock is not None}
+    lines = [(product, qty, planned.get(product.id, 0)) for product, qty in cart]
     try:
         with db.atomic():
-            order = Order.create(
+            order = Order(
                 user_id=caller.user_id,
                 amount_in_cents=total,
                 currency=currency,
                 created_at=utcnow(),
             )
-            # Before the stock: a concurrent repeat waits here and replays, taking nothing.
-            lease = Lease.start(caller.user_id, key, fingerprint, order.id) if key else None
-            taken = stock.take(caller, cart)
-            OrderLine.insert_many(
-                [
-                    {
-                        "order": order.id,
-                        "product": product.id,
-                        "name": product.name,
-                        "quantity": qty,
-                        "price_in_cents": product.price_in_cents,
-                        "stock_taken": taken.get(product.id, 0),
-                    }
-                    for product, qty in cart
-                ]
-            ).execute()
-            OrderHistory.create(
-                order=order.id, to_status="pending", actor=caller.actor, at=utcnow()
+            order_id = order.id = placing.insert_order(
+                order.user_id, total, currency, order.created_at, order.payment_key
             )
+            # Before the stock: a concurrent repeat waits here and replays, taking nothing.
+            lease = Lease.start(caller.user_id, key, fingerprint, order_id) if key else None
+            placing.insert_lines(order_id, lines)
+            placing.insert_history(order_id, caller.actor, utcnow())
+            # Last, just before COMMIT: the product rows it locks (the bottleneck of a sale)
+            # are held for as short a time as the order allows.
+            taken = stock.take(caller, cart, order_id)
+            if taken != planned:
+                lines = _correct_lines(order_id, lines, taken)
             if lease:
                 lease.keep_alive()  # the take may have waited long on row locks
     except peewee.IntegrityError:
@@ -117,7 +111,21 @@ def create_order(caller, items, currency, serialize, key=None):
         if not resumed:
             raise
         return resumed
-    return Created(_set_up_payment(order, lease, serialize))
+    return Created(_set_up_payment(order, lease, serialize, (caller.actor, lines)))
+
+
+def _correct_lines(order_id, lines, taken):
+    """The lines with what the take did take, where a product's tracking changed since it was
+    priced (tracked since, or untracked since)."""
+    corrected = []
+    for product, qty, units in lines:
+        now = taken.get(product.id, 0)
+        if now != units:
+            OrderLine.update(stock_taken=now).where(
+                OrderLine.order == order_id, OrderLine.product == product.id
+            ).execute()
+        corrected.append((product, qty, now))
+    return corrected
 
 
 def _resume(caller, key, fingerprint, serialize):
@@ -153,11 +161,13 @@ def _reclaim(caller, lease):
     return order
 
 
-def _set_up_payment(order, lease, serialize):
+def _set_up_payment(order, lease, serialize, made=None):
     """Create the order's intent (the provider's own key makes this safe to repeat).
 
     With a key, each transaction after the provider call writes the key last, fenced by the
     lease: if a retry took the key over meanwhile, it rolls back and the retry finishes.
+    `made` is (actor, lines) of an order this request has just stored: its event and body
+    need not read them back.
     """
     release_connection()
     try:
@@ -173,25 +183,22 @@ def _set_up_payment(order, lease, serialize):
     with db.atomic():
         # Only onto a pending order with no intent yet that no change holds: `orders expire`
         # may have canceled it during the call, or be canceling at the provider the very
-        # intent this call got.
-        attached = (
-            Order.update(
-                payment_intent_id=intent.id, client_secret=intent.client_secret, event_version=1
-            )
-            .where(
-                Order.id == order.id,
-                Order.status == "pending",
-                Order.payment_intent_id.is_null(),
-                unclaimed(utcnow()),
-            )
-            .execute()
-        )
-        order = attach_lines([Order.get_by_id(order.id)])[0]
+        # intent this call got. The UPDATE returns the order as it left it.
+        attached = placing.attach_intent(order.id, intent.id, intent.client_secret, utcnow())
         if attached:
-            outbox.record_created(order)
+            if made:
+                actor, lines = made
+                attached.products = placing.order_lines(attached.id, lines)
+            else:
+                actor = None
+                attach_lines([attached])
+            order = attached
+            outbox.record_created(order, actor)
             body = serialize(order)
             if lease:
                 lease.finish(201, body)
+        else:
+            order = Order.get_by_id(order.id)
     if not attached:
         if lease:
             lease.release()

@@ -50,12 +50,13 @@ def _left(product_id):
     return Product.select(Product.stock).where(Product.id == product_id).scalar()
 
 
-def take(caller, cart):
+def take(caller, cart, order_id=None):
     """Take each tracked product's quantity of `cart` [(product, quantity)]: {product id: taken}.
 
     Runs inside the caller's transaction, which rolls every take back when this raises:
     OutOfStock naming every product short, then TooManyPendingOrders for a customer who
     already holds MAX_PENDING_ORDERS pending orders with stock (admins are not limited).
+    `order_id`, the order taking, is not one of those (its lines may be written already).
     """
     tracked = _tracked_now(cart)
     taken, shortages = {}, []
@@ -83,7 +84,7 @@ def take(caller, cart):
     if shortages:
         raise OutOfStock(shortages)
     if taken and not caller.is_admin:
-        _check_pending_limit(caller.user_id)
+        _check_pending_limit(caller.user_id, order_id)
     return taken
 
 
@@ -105,12 +106,17 @@ def _tracked_now(cart):
     return tracked
 
 
-def _check_pending_limit(user_id):
+def _check_pending_limit(user_id, order_id=None):
     limit = current_app.config["MAX_PENDING_ORDERS"]
     holding = (
         Order.select(Order.id)
         .join(OrderLine)
-        .where(Order.user_id == user_id, Order.status == "pending", OrderLine.stock_taken > 0)
+        .where(
+            Order.user_id == user_id,
+            Order.status == "pending",
+            OrderLine.stock_taken > 0,
+            Order.id != (order_id or 0),
+        )
         .distinct()
         .limit(limit)
         .count()
@@ -127,7 +133,7 @@ def take_again(order, caller):
         .where(OrderLine.order == order.id, OrderLine.stock_taken == 0)
         .order_by(OrderLine.id)
     )
-    taken = take(caller, [(line.product, line.quantity) for line in lines])
+    taken = take(caller, [(line.product, line.quantity) for line in lines], order.id)
     for line in lines:
         if line.product_id in taken:
             OrderLine.update(stock_taken=taken[line.product_id]).where(
