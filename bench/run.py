@@ -38,9 +38,22 @@ def parse_args(argv=None):
         default=[],
         help="also sample the service's workers with py-spy during this scenario (e.g. 1)",
     )
+    parser.add_argument(
+        "--only",
+        metavar="PARTS",
+        help=f"run only these parts, comma-separated, of: {','.join(PARTS)} (all by default)",
+    )
     args = parser.parse_args(argv)
     args.database_url = args.database_url or data.DEFAULT_URL
+    args.parts = set(PARTS) if args.only is None else set(args.only.split(","))
+    if unknown := args.parts - set(PARTS):
+        parser.error(f"--only: no part {', '.join(sorted(unknown))}; the parts: {', '.join(PARTS)}")
     return args
+
+
+# What --only chooses among: scenarios 3 and 8 (deep), the reads beside the baseline and the
+# peer, the creates (4 and the peer's), the worker RSS (5) and the webhook rows.
+PARTS = ("deep", "reads", "writes", "memory", "webhooks")
 
 
 def deep_page(order_ids):
@@ -73,6 +86,7 @@ def scenarios(order_ids, delay_ms):
     ]
     writes = [
         ("4-fast", "service", 64, 0, post),
+        ("peer-4", "peer", 64, 0, post),
         ("4-slow", "service", 64, delay_ms / 1000, post),
     ]
     return reads, writes
@@ -162,11 +176,13 @@ def main(argv=None):
     small_url = data.reset(args.database_url)
     order_ids = data.seed_orders(small_url, args.small)
     # The large data set lives in a schema of its own, so scenario 3 runs side by side.
-    large_url = data.reset(args.database_url, "large")
-    print(f"seeding {args.large:,} orders", flush=True)
-    seeded = time.monotonic()
-    large_ids = data.seed_orders(large_url, args.large)
-    seed_seconds = time.monotonic() - seeded
+    seed_seconds = 0.0
+    if "deep" in args.parts:
+        large_url = data.reset(args.database_url, "large")
+        print(f"seeding {args.large:,} orders", flush=True)
+        seeded = time.monotonic()
+        large_ids = data.seed_orders(large_url, args.large)
+        seed_seconds = time.monotonic() - seeded
     fake = servers.start_fake_stripe()
     service = servers.start_service(small_url, fake, logs)
     token = issue_token(service.env, data.BENCH_USER, ttl=3600)
@@ -177,60 +193,75 @@ def main(argv=None):
     # refused connection would be measured as a 503).
     half_pool = str(max(1, int(servers.settings()["DB_POOL_SIZE"]) // 2))
     try:
-        small = servers.start_service(small_url, fake, logs, "small", DB_POOL_SIZE=half_pool)
-        large = servers.start_service(large_url, fake, logs, "large", DB_POOL_SIZE=half_pool)
-        try:
-            runs["_servers"] = {"small": small, "large": large}
-            deep = [
-                ("3-small", "small", 32, 0, deep_page(order_ids)),
-                ("3-large", "large", 32, 0, deep_page(large_ids)),
-                ("8-small", "small", 32, 0, date_range(small_url, args.small, admin_token)),
-                ("8-large", "large", 32, 0, date_range(large_url, args.large, admin_token)),
-            ]
-            for number in range(1, args.rounds + 1):
-                print(f"round {number}/{args.rounds}: {args.small:,} and {args.large:,} orders")
-                run_round(args, deep, fake, token, runs)
-        finally:
-            small.stop()
-            large.stop()
+        if "deep" in args.parts:
+            small = servers.start_service(small_url, fake, logs, "small", DB_POOL_SIZE=half_pool)
+            large = servers.start_service(large_url, fake, logs, "large", DB_POOL_SIZE=half_pool)
+            try:
+                runs["_servers"] = {"small": small, "large": large}
+                deep = [
+                    ("3-small", "small", 32, 0, deep_page(order_ids)),
+                    ("3-large", "large", 32, 0, deep_page(large_ids)),
+                    ("8-small", "small", 32, 0, date_range(small_url, args.small, admin_token)),
+                    ("8-large", "large", 32, 0, date_range(large_url, args.large, admin_token)),
+                ]
+                for number in range(1, args.rounds + 1):
+                    print(f"round {number}/{args.rounds}: {args.small:,} and {args.large:,} orders")
+                    run_round(args, deep, fake, token, runs)
+            finally:
+                small.stop()
+                large.stop()
         sample = service.request(
             "GET", f"/orders/{order_ids[-1]}", headers={"Authorization": f"Bearer {token}"}
         )
         assert sample.status == 200, sample
         (logs / "order.json").write_bytes(sample.body)
-        baseline = servers.start_baseline(logs / "order.json", logs)
-        reader = servers.start_service(small_url, fake, logs, "reads", DB_POOL_SIZE=half_pool)
-        peer = servers.start_peer(small_url, logs, DB_POOL_SIZE=half_pool)
-        runs["_servers"] = {"service": reader, "baseline": baseline, "peer": peer}
         reads, writes = scenarios(order_ids, args.delay_ms)
-        try:
-            for number in range(1, args.rounds + 1):
-                print(f"round {number}/{args.rounds} ({args.small:,} orders in the table)")
-                run_round(args, reads, fake, token, runs)
-        finally:
-            baseline.stop()
-            reader.stop()
-            peer.stop()
-        runs["_servers"]["service"] = service
-        for number in range(1, args.rounds + 1):
-            print(f"round {number}/{args.rounds}: new orders")
-            run_round(args, writes, fake, token, runs)
+        if "reads" in args.parts:
+            baseline = servers.start_baseline(logs / "order.json", logs)
+            reader = servers.start_service(small_url, fake, logs, "reads", DB_POOL_SIZE=half_pool)
+            peer = servers.start_peer(small_url, logs, DB_POOL_SIZE=half_pool)
+            runs["_servers"] = {"service": reader, "baseline": baseline, "peer": peer}
+            try:
+                for number in range(1, args.rounds + 1):
+                    print(f"round {number}/{args.rounds} ({args.small:,} orders in the table)")
+                    run_round(args, reads, fake, token, runs)
+            finally:
+                baseline.stop()
+                reader.stop()
+                peer.stop()
+        if "writes" in args.parts:
+            # The peer's create beside the service's, on the same Stripe fake; half the pool, so
+            # that with the service's whole one they stay under max_connections.
+            peer = servers.start_peer(small_url, logs, fake, "peer-writes", DB_POOL_SIZE=half_pool)
+            runs["_servers"] = {"service": service, "peer": peer}
+            try:
+                for number in range(1, args.rounds + 1):
+                    print(f"round {number}/{args.rounds}: new orders")
+                    run_round(args, writes, fake, token, runs)
+            finally:
+                peer.stop()
     finally:
         service.stop()
 
-    print(f"memory: {args.memory_requests:,} requests to a fresh service", flush=True)
-    service = servers.start_service(small_url, fake, logs)
+    mem = None
     try:
-        url = f"http://127.0.0.1:{service.port}"
-        mem = memory(args, url, service.process.pid, token, order_ids)
+        if "memory" in args.parts:
+            print(f"memory: {args.memory_requests:,} requests to a fresh service", flush=True)
+            service = servers.start_service(small_url, fake, logs)
+            try:
+                url = f"http://127.0.0.1:{service.port}"
+                mem = memory(args, url, service.process.pid, token, order_ids)
+            finally:
+                service.stop()
     finally:
-        service.stop()
         fake.stop()
 
-    print("webhooks: delivery throughput and commit-to-receipt latency", flush=True)
-    webhook_rows = webhooks.run(small_url, range(1, args.small + 1), logs)
+    webhook_rows = []
+    if "webhooks" in args.parts:
+        print("webhooks: delivery throughput and commit-to-receipt latency", flush=True)
+        webhook_rows = webhooks.run(small_url, range(1, args.small + 1), logs)
 
-    del runs["_servers"]
+    runs.pop("_servers", None)
     result = report.build(
         args, runs, mem, started, servers.settings(), seed_seconds, len(sample.body)
     )

@@ -43,11 +43,13 @@ def start_baseline(body_path, log_dir):
     return Gunicorn(env, Path(log_dir) / "baseline.log", command=command).start(timeout=60)
 
 
-def start_peer(database_url, log_dir, **overrides):
-    """bench/peer.py under the same gunicorn settings, on the service's data."""
-    env = server_env(database_url, **{**settings(), **overrides})
+def start_peer(database_url, log_dir, fake=None, name="peer", **overrides):
+    """bench/peer.py under the same gunicorn settings, on the service's data (and, for its
+    create, the service's Stripe fake)."""
+    stripe = {"STRIPE_SECRET_KEY": STRIPE_KEY, "STRIPE_API_BASE": fake.url} if fake else {}
+    env = server_env(database_url, **{**settings(), **stripe, **overrides})
     command = [sys.executable, "-m", *COMMAND[:-1], "bench.peer:app"]
-    return Gunicorn(env, Path(log_dir) / "peer.log", command=command).start(timeout=60)
+    return Gunicorn(env, Path(log_dir) / f"{name}.log", command=command).start(timeout=60)
 
 
 def workers(master_pid):
