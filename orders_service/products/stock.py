@@ -3,7 +3,7 @@
 from flask import current_app
 from peewee import Case
 
-from ..database import locked
+from ..database import CompiledQuery, locked
 from ..errors import Conflict
 from ..orders.models import Order, OrderLine
 from .models import MAX_STOCK, Product
@@ -98,12 +98,15 @@ def _tracked_now(cart):
     tracked = {product.id for product, _ in cart if product.stock is not None}
     untracked = [product.id for product, _ in cart if product.stock is None]
     if untracked:
-        tracked.update(
-            Product.select(Product.id)
-            .where(Product.id.in_(untracked), Product.stock.is_null(False))
-            .scalars()
-        )
+        tracked.update(product.id for product in _tracked_of(untracked))
     return tracked
+
+
+# Compiled once per process (see CompiledQuery): every order of untracked products reads it.
+_tracked_of = CompiledQuery(
+    Product,
+    lambda ids: Product.select(Product.id).where(Product.id.in_(ids), Product.stock.is_null(False)),
+)
 
 
 def _check_pending_limit(user_id, order_id=None):
