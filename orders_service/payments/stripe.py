@@ -6,7 +6,7 @@ import textwrap
 import stripe
 import urllib3
 
-from ..database import CompiledQuery
+from ..database import CompiledQuery, release_connection
 from ..orders.models import Order
 from .gateway import (
     Dispute,
@@ -318,6 +318,10 @@ class StripeGateway(PaymentGateway):
         stands, and nothing is done twice whatever the 500 had left done.
         """
         generation = key_generation(order)
+        # That read took a pooled connection again: give it back before waiting on Stripe (a
+        # no-op inside a transaction), or under a slow provider every worker's pool is held by
+        # threads waiting on Stripe and the rest queue for a connection.
+        release_connection()
         if generation:
             result = made()
             if result is not NOT_DONE:
