@@ -55,6 +55,7 @@ class Sale:
         self.sold_after_stop = 0  # of those, sent once Redis was down
         self.created = []  # every 201's body, customers' and scripted clients'
         self.refused = set()  # scripted clients that have had a 429
+        self.customers = Counter()  # the customers' answers by status
         self.scripted = Counter()  # (phase, status) of the scripted clients' answers
         self.scripted_ok_before = Counter()  # client → 201s answered before the stop began
         self.stopping = threading.Event()  # set just before Redis is stopped
@@ -101,6 +102,8 @@ def run_sale(live, pg_url, bouncer_url, check, redis_server):
         body = [{"id": flash.id, "quantity": 1}]
         reply = client.post("/orders/new", json=body, headers=customers[i])
         status, answer = reply.status_code, reply.get_json()
+        with sale.lock:
+            sale.customers[status] += 1
         if status == 201:
             with sale.lock:
                 sale.sold += 1
@@ -181,7 +184,8 @@ def run_sale(live, pg_url, bouncer_url, check, redis_server):
     over_limit = sum(max(0, ok - LIMIT) for ok in ok_before.values())
     check.notes.append(
         f"{seconds:.0f} s: {sale.sold} units sold ({sale.sold_after_stop} with Redis down), "
-        f"{left} left, {taken} taken in the lines; scripts {dict(sale.scripted)}; "
+        f"{left} left, {taken} taken in the lines; customers {dict(sale.customers)}; "
+        f"scripts {dict(sale.scripted)}; "
         f"{over_limit} scripted orders past the limit with Redis up, storage errors "
         f"{errors_before:g} before the stop, {errors_after:g} after"
     )
