@@ -149,12 +149,14 @@ def run_sale(live, pg_url, bouncer_url, check, redis_server):
             time.sleep(0.05)
         else:
             check.fail(f"not ready to stop Redis in time: {len(sale.refused)} scripts refused")
-        errors = storage_errors(client.servers)
-        with sale.lock:
-            ok_before = Counter(sale.scripted_ok_before)
-        sale.stopping.set()
-        redis_server.stop()
-        sale.stopped.set()
+        try:
+            errors = storage_errors(client.servers)
+            with sale.lock:
+                ok_before = Counter(sale.scripted_ok_before)
+        finally:  # even should /metrics fail: the customers waiting for the stop go on
+            sale.stopping.set()
+            redis_server.stop()
+            sale.stopped.set()
         return errors, ok_before
 
     started = time.monotonic()
