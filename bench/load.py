@@ -46,6 +46,11 @@ class Run:
 
 def wrk(url, script, seconds, connections, env=None, requests_per_thread=None):
     """One wrk run of `script` (bench/lua/NAME.lua) against `url`; stops after `seconds`."""
+    return parse(wrk_output(url, script, seconds, connections, env, requests_per_thread))
+
+
+def wrk_output(url, script, seconds, connections, env=None, requests_per_thread=None):
+    """What one wrk run printed (a script may print lines of its own beside BENCH_RESULT)."""
     variables = {"BENCH_LUA_DIR": str(LUA), **(env or {})}
     if requests_per_thread:
         variables["BENCH_REQUESTS_PER_THREAD"] = str(requests_per_thread)
@@ -53,7 +58,7 @@ def wrk(url, script, seconds, connections, env=None, requests_per_thread=None):
         "wrk", f"-t{THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
         "--timeout", "10s", "--latency", "-s", str(LUA / f"{script}.lua"), url,
     ]  # fmt: skip
-    out = subprocess.run(
+    return subprocess.run(
         command,
         env={**os.environ, **variables},
         capture_output=True,
@@ -61,6 +66,10 @@ def wrk(url, script, seconds, connections, env=None, requests_per_thread=None):
         timeout=seconds + 60,
         check=True,
     ).stdout
+
+
+def parse(out):
+    """The Run of BENCH_RESULT in wrk's output."""
     line = next((ln for ln in out.splitlines() if ln.startswith(MARKER)), None)
     if line is None:
         raise RuntimeError(f"wrk printed no result:\n{out}")

@@ -21,8 +21,9 @@ LABELS = {
     "peer-4": "peer POST /orders/new (Flask, peewee, marshmallow, Stripe SDK), Stripe 0 ms",
     "4-slow": "4 POST /orders/new, Stripe {delay:g} ms",
     "5": "5 worker RSS, {memory:,} requests once warm",
+    "7": "7 flash sale: POST /orders/new, one scarce product, a new customer each",
 }
-CONNECTIONS = {"4-fast": 64, "peer-4": 64, "4-slow": 64}
+CONNECTIONS = {"4-fast": 64, "peer-4": 64, "4-slow": 64, "7": 64}
 # Scenario 4's: worker CPU per created order (Stripe answering at once), alone and over the
 # peer's create measured in the same run.
 CREATE_CPU_US = 3_000
@@ -155,6 +156,8 @@ def build(args, runs, memory, started, settings, seed_seconds, body_bytes):
         ]
     if "4-fast" in runs:
         rows += _create_rows(args, runs)
+    if "7" in runs:
+        rows.append(flash_row(args, runs["7"], best(runs["4-fast"]) if "4-fast" in runs else None))
     if memory is not None:
         rows.append(_memory_row(args, memory))
     return {
@@ -171,6 +174,43 @@ def build(args, runs, memory, started, settings, seed_seconds, body_bytes):
         "memory": memory,
         "finished": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
     }
+
+
+def flash_row(args, sales, create):
+    """Scenario 7 (bench/flash.py): the round that sold fastest; its workers' CPU per order
+    while selling against scenario 4's at 0 ms per created order; the rounds' spread."""
+    sale = max(sales, key=lambda s: s.orders_per_second)
+
+    def ratio(s):
+        if create is None or not s.cpu_us_per_order:  # scenario 4 left out by --only
+            return float("nan")
+        return s.cpu_us_per_order / create.server_cpu_us
+
+    spread = "; ".join(
+        f"{s.orders_per_second:.0f} orders/s, p99 {s.run.p99_ms:.0f} ms, "
+        f"{s.cpu_us_per_order or 0:.0f} µs/order ({ratio(s):.2f}x 4's)"
+        for s in sales
+    )
+    row = _row(
+        "7",
+        args,
+        sale.run,
+        f"{sale.orders_per_second:.1f} orders/s, {sale.cpu_us_per_order or 0:.0f} µs/order "
+        f"= {ratio(sale):.2f}x 4's",
+        "reference: orders/s, p99, cpu per order",
+        None if sale.unexpected == 0 else False,
+        orders_per_second=round(sale.orders_per_second, 1),
+        cpu_us_per_order=sale.cpu_us_per_order,
+        cpu_ratio_to_4=round(ratio(sale), 3),
+        sold=sale.sold,
+        units=sale.units,
+        statuses=sale.statuses,
+        note=f"7 flash sale: {sale.sold}/{sale.units} units sold in {sale.sale_seconds:.1f} s, "
+        f"answers {sale.statuses}; µs/order: the workers' CPU from the run's start to the "
+        f"stock's 0 per unit sold (cpu µs/req: the whole run's, 409s included); rounds: {spread}",
+    )
+    row["errors"] = sale.unexpected  # wrk's count has every 409 in it
+    return row
 
 
 def _cells(row):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from orders_service.auth import issue_token
 
-from . import cpu, data, load, profile, report, servers, webhooks
+from . import cpu, data, flash, load, profile, report, servers, webhooks
 
 SCRIPT = "requests"
 NEW_ORDER = '["1", "2", "3"]'  # three lines, three products
@@ -30,6 +30,7 @@ def parse_args(argv=None):
     parser.add_argument("--large", type=int, default=1_000_000, help="orders for scenarios 3, 7")
     parser.add_argument("--memory-requests", type=int, default=100_000)
     parser.add_argument("--delay-ms", type=float, default=200, help="the slow Stripe fake")
+    parser.add_argument("--flash-units", type=int, default=flash.UNITS, help="scenario 7's stock")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--profile",
@@ -52,8 +53,8 @@ def parse_args(argv=None):
 
 
 # What --only chooses among: scenarios 3 and 8 (deep), the reads beside the baseline and the
-# peer, the creates (4 and the peer's), the worker RSS (5) and the webhook rows.
-PARTS = ("deep", "reads", "writes", "memory", "webhooks")
+# peer, the creates (4 and the peer's), the flash sale (7), the worker RSS (5) and the webhook rows.
+PARTS = ("deep", "reads", "writes", "flash", "memory", "webhooks")
 
 
 def deep_page(order_ids):
@@ -240,6 +241,13 @@ def main(argv=None):
                     run_round(args, writes, fake, token, runs)
             finally:
                 peer.stop()
+        if "flash" in args.parts:
+            print(
+                f"flash sale: {args.flash_units} units of one product, a new customer each request"
+            )
+            runs["7"] = flash.run(
+                service, small_url, args.rounds, args.flash_units, args.seconds, directory=logs
+            )
     finally:
         service.stop()
 
