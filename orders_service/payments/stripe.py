@@ -2,6 +2,7 @@
 
 import logging
 import textwrap
+import urllib.request
 
 import stripe
 import urllib3
@@ -53,6 +54,8 @@ class PooledClient(stripe.HTTPClient):
     third of a created order's CPU went there. urllib3 is what requests sends with anyway;
     the errors are the SDK's as RequestsClient raises them (timeouts and refused or broken
     connections are retried, a certificate refused is not), and redirects are not followed.
+    The environment's proxy (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, as requests reads them)
+    is honoured, read once per host rather than at every call.
     """
 
     name = "urllib3"
@@ -60,18 +63,31 @@ class PooledClient(stripe.HTTPClient):
     def __init__(self, timeout):
         super().__init__()
         connect, read = timeout
-        self._pool = urllib3.PoolManager(
-            timeout=urllib3.Timeout(connect=connect, read=read),
-            retries=False,
-            maxsize=32,
-            block=False,
-            cert_reqs="CERT_REQUIRED",
-            ca_certs=stripe.ca_bundle_path,
-        )
+        self._options = {
+            "timeout": urllib3.Timeout(connect=connect, read=read),
+            "retries": False,
+            "maxsize": 32,
+            "block": False,
+            "cert_reqs": "CERT_REQUIRED",
+            "ca_certs": stripe.ca_bundle_path,
+        }
+        self._pools = {}  # (scheme, host): a PoolManager, or a ProxyManager through the proxy
+
+    def _pool(self, url):
+        parsed = urllib3.util.parse_url(url)
+        origin = (parsed.scheme, parsed.host)
+        pool = self._pools.get(origin)
+        if pool is None:
+            proxy = None
+            if not urllib.request.proxy_bypass(parsed.host or ""):
+                proxy = urllib.request.getproxies().get(parsed.scheme)
+            made = urllib3.ProxyManager(proxy, **self._options) if proxy else None
+            pool = self._pools.setdefault(origin, made or urllib3.PoolManager(**self._options))
+        return pool
 
     def request(self, method, url, headers, post_data=None):
         try:
-            response = self._pool.request(
+            response = self._pool(url).request(
                 method,
                 url,
                 headers=headers,
@@ -87,7 +103,8 @@ class PooledClient(stripe.HTTPClient):
         raise NotImplementedError("the service streams nothing from Stripe")
 
     def close(self):
-        self._pool.clear()
+        for pool in self._pools.values():
+            pool.clear()
 
 
 def _connection_error(error):
