@@ -40,6 +40,17 @@ def debian_program(program, package):
     return shutil.which(program, path=path)
 
 
+def stop_process(process, timeout=10):
+    """SIGTERM, then SIGKILL if it hangs: once this returns, `process` has exited."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
 @dataclass
 class Reply:
     status: int

@@ -1,13 +1,14 @@
 """Write an event, and its deliveries, in the transaction that makes the change it tells of."""
 
+import functools
 import json
 import secrets
 
-from ..database import utcnow
+from ..database import CompiledQuery, utcnow
 from ..fields import UTCDateTime
 from ..orders.models import Order, OrderHistory
 from .claims import notify_deliverers
-from .models import ENDPOINT_DISABLED, NO_ORDER, Delivery, Event
+from .models import ENDPOINT_DISABLED, NO_ORDER, Delivery, Event, WebhookEndpoint
 
 _timestamp = UTCDateTime()
 
@@ -64,15 +65,15 @@ def _order_body(order):
     from ..orders.queries import attach_lines
     from .schemas import EventOrderSchema
 
-    global _event_order_schema
     if not hasattr(order, "products"):
         attach_lines([order])
-    if _event_order_schema is None:
-        _event_order_schema = EventOrderSchema()  # made once: making one costs more than a dump
-    return _event_order_schema.dump(order)
+    return _event_order_schema(EventOrderSchema).dump(order)
 
 
-_event_order_schema = None
+@functools.cache
+def _event_order_schema(schema):
+    """One instance, made once: making one costs more than a dump."""
+    return schema()
 
 
 def envelope(event_type, data, now):
@@ -107,13 +108,10 @@ def record_endpoint_disabled(endpoint):
 
 def _store(uid, event_type, body, now, order_id, version):
     """The event, and a delivery of it to every enabled endpoint subscribed to its type."""
-    # Compiled once (orders/placing.py): every created order writes one.
-    from ..orders import placing
-
-    event_id = placing.insert_event(uid, event_type, order_id, version, now, body)
+    event_id = _insert_event.execute(uid, event_type, order_id, version, now, body).fetchone()[0]
     event = Event(id=event_id, uid=uid, type=event_type, order=order_id, version=version)
     event.created_at, event.body = now, body
-    endpoints = placing.enabled_endpoints()
+    endpoints = _enabled_endpoints()
     rows = [
         {
             "event": event.id,
@@ -129,3 +127,22 @@ def _store(uid, event_type, body, now, order_id, version):
         Delivery.insert_many(rows).execute()
         notify_deliverers()
     return event
+
+
+# Compiled once per process (see CompiledQuery): every created order writes an event.
+_insert_event = CompiledQuery(
+    Event,
+    lambda uid, event_type, order_id, version, created_at, body: Event.insert(
+        uid=uid,
+        type=event_type,
+        order=order_id,
+        version=version,
+        created_at=created_at,
+        body=body,
+    ).returning(Event.id),
+)
+
+_enabled_endpoints = CompiledQuery(
+    WebhookEndpoint,
+    lambda: WebhookEndpoint.select().where(WebhookEndpoint.enabled == True),  # noqa: E712
+)

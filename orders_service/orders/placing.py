@@ -8,7 +8,6 @@ are always passed, never left to a field's default, which would be computed once
 """
 
 from ..database import CompiledQuery
-from ..events.models import Event, WebhookEndpoint
 from ..products.models import Product
 from .changes import unclaimed
 from .models import Order, OrderHistory, OrderLine
@@ -71,23 +70,6 @@ _attach_intent = CompiledQuery(
     ),
 )
 
-_insert_event = CompiledQuery(
-    Event,
-    lambda uid, event_type, order_id, version, created_at, body: Event.insert(
-        uid=uid,
-        type=event_type,
-        order=order_id,
-        version=version,
-        created_at=created_at,
-        body=body,
-    ).returning(Event.id),
-)
-
-enabled_endpoints = CompiledQuery(
-    WebhookEndpoint,
-    lambda: WebhookEndpoint.select().where(WebhookEndpoint.enabled == True),  # noqa: E712
-)
-
 _ORDER_FIELDS = Order._meta.sorted_fields
 
 
@@ -144,9 +126,3 @@ def order_lines(order_id, lines):
         line._dirty.clear()
         made.append(line)
     return made
-
-
-def insert_event(uid, event_type, order_id, version, created_at, body):
-    """The new event's id."""
-    cursor = _insert_event.execute(uid, event_type, order_id, version, created_at, body)
-    return cursor.fetchone()[0]

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from tests.servers import debian_program, free_port
+from tests.servers import debian_program, free_port, stop_process
 
 USER = "postgres"  # pgbouncer refuses to run as root, like the server it fronts
 
@@ -76,13 +76,7 @@ class PgBouncer:
         raise RuntimeError(f"pgbouncer did not answer within {timeout}s:\n{self.log()}")
 
     def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def log(self):

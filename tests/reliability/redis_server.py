@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from tests.servers import debian_program, free_port
+from tests.servers import debian_program, free_port, stop_process
 
 
 class RedisServer:
@@ -50,13 +50,7 @@ class RedisServer:
 
     def stop(self):
         """SIGTERM, then SIGKILL if it hangs; once this returns, the port refuses connections."""
-        if self.running():
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        stop_process(self.process)
 
     def log(self):
         path = self.directory / "redis.log"
